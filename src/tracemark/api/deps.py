@@ -1,0 +1,53 @@
+"""Dependencies shared by the API routers: database, caller, role checks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+
+from tracemark.config import Settings
+from tracemark.db.engine import Database
+from tracemark.services import credentials
+from tracemark.services.credentials import Principal
+from tracemark.services.permissions import Permission, require
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_principal(request: Request) -> Principal:
+    # Authentication may read the database and verify a slow hash: keep it off the event loop.
+    db = get_db(request)
+    return await run_in_threadpool(
+        credentials.authenticate_header, db, request.headers.get("authorization")
+    )
+
+
+DB = Annotated[Database, Depends(get_db)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+Caller = Annotated[Principal, Depends(get_principal)]
+
+
+def requires(permission: Permission) -> object:
+    """A dependency that authenticates the caller and checks one permission."""
+
+    async def dependency(caller: Caller) -> Principal:
+        require(caller.role, permission)
+        return caller
+
+    return Depends(dependency)
+
+
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, malformed or wrong credentials"},
+    403: {"description": "The caller's role may not do this"},
+}

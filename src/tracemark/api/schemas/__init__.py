@@ -1,0 +1,1 @@
+"""Pydantic request/response models of the public API (camelCase on the wire)."""

@@ -1,0 +1,1 @@
+"""Persistence: engine, models and migrations. No web framework imports here."""

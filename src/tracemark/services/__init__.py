@@ -1,0 +1,1 @@
+"""The domain: plain functions taking a database session. No web framework here."""

@@ -1,0 +1,249 @@
+"""Project API keys and personal access tokens: creation, revocation, authentication.
+
+Secrets are stored only as Argon2 hashes. Checking Argon2 on every request would cost tens of
+milliseconds, so a process remembers (in memory, for a few minutes) the SHA-256 of secrets it
+has already verified. Revocation still takes effect at once: the key's row is read on every
+request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tracemark.db.base import utcnow
+from tracemark.db.engine import Database
+from tracemark.db.models import ApiKey, PersonalToken, Project, Role, User
+from tracemark.services import accounts
+from tracemark.services.errors import Invalid, NotFound, Unauthorized
+from tracemark.services.hashing import random_token, slow_hash, verify_slow_hash
+from tracemark.services.permissions import API_KEY_ROLE
+
+PUBLIC_PREFIX = "pk-tm-"
+SECRET_PREFIX = "sk-tm-"
+TOKEN_PREFIX = "tm-pat-"
+_VERIFIED_TTL_SECONDS = 300.0
+_LAST_USED_EVERY = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a project key, or a user through a token or a web session."""
+
+    project_id: str
+    role: Role
+    kind: str  # "api_key" | "token" | "session"
+    user_id: str | None = None
+    user_name: str | None = None
+    credential_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    key: ApiKey
+    secret: str
+
+
+@dataclass(frozen=True)
+class NewToken:
+    token: PersonalToken
+    value: str
+
+
+class _VerifiedCache:
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def seen(self, credential_id: str, secret: str) -> bool:
+        key = (credential_id, hashlib.sha256(secret.encode()).hexdigest())
+        with self._lock:
+            expiry = self._entries.get(key)
+            return expiry is not None and expiry > time.monotonic()
+
+    def remember(self, credential_id: str, secret: str) -> None:
+        key = (credential_id, hashlib.sha256(secret.encode()).hexdigest())
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key] = time.monotonic() + _VERIFIED_TTL_SECONDS
+
+
+_verified = _VerifiedCache()
+
+
+def create_api_key(
+    session: Session,
+    project: Project,
+    *,
+    note: str | None = None,
+    public_key: str | None = None,
+    secret: str | None = None,
+) -> NewApiKey:
+    """A new key pair for `project`. The secret is returned here and never again."""
+    public = public_key or PUBLIC_PREFIX + random_token(18)
+    secret_value = secret or SECRET_PREFIX + random_token(32)
+    if not public.startswith(PUBLIC_PREFIX) or not secret_value.startswith(SECRET_PREFIX):
+        raise Invalid(f"keys must start with {PUBLIC_PREFIX} and {SECRET_PREFIX}")
+    key = ApiKey(
+        project_id=project.id,
+        public_key=public,
+        secret_hash=slow_hash(secret_value),
+        display_secret=secret_value[:8] + "…" + secret_value[-4:],
+        note=note,
+    )
+    session.add(key)
+    session.flush()
+    return NewApiKey(key, secret_value)
+
+
+def list_api_keys(session: Session, project_id: str) -> list[ApiKey]:
+    return list(
+        session.scalars(
+            select(ApiKey).where(ApiKey.project_id == project_id).order_by(ApiKey.created_at)
+        )
+    )
+
+
+def revoke_api_key(session: Session, project_id: str, key_id: str) -> ApiKey:
+    key = session.get(ApiKey, key_id)
+    if key is None or key.project_id != project_id:
+        raise NotFound(f"API key {key_id} not found in this project")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    return key
+
+
+def create_token(session: Session, user: User, project: Project, name: str = "token") -> NewToken:
+    """A personal access token acting as `user` in `project`. Shown once."""
+    if accounts.role_in_project(session, user, project.id) is None:
+        raise Invalid(f"{user.email} is not a member of project {project.name}")
+    lookup = random_token(12).replace("-", "x").replace("_", "y")[:16]
+    secret = random_token(32)
+    token = PersonalToken(
+        lookup=lookup,
+        token_hash=slow_hash(secret),
+        user_id=user.id,
+        project_id=project.id,
+        name=name.strip()[:100] or "token",
+    )
+    session.add(token)
+    session.flush()
+    return NewToken(token, f"{TOKEN_PREFIX}{lookup}.{secret}")
+
+
+def list_tokens(session: Session, user_id: str) -> list[PersonalToken]:
+    return list(
+        session.scalars(
+            select(PersonalToken)
+            .where(PersonalToken.user_id == user_id)
+            .order_by(PersonalToken.created_at)
+        )
+    )
+
+
+def revoke_token(session: Session, user_id: str, token_id: str) -> PersonalToken:
+    token = session.get(PersonalToken, token_id)
+    if token is None or token.user_id != user_id:
+        raise NotFound(f"token {token_id} not found")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    return token
+
+
+def authenticate_header(db: Database, authorization: str | None) -> Principal:
+    """The caller named by an Authorization header, or Unauthorized saying what is wrong."""
+    if not authorization:
+        raise Unauthorized(
+            "missing Authorization header; send HTTP Basic with your public key as user and "
+            "secret key as password, or Bearer with a personal access token"
+        )
+    scheme, _, value = authorization.strip().partition(" ")
+    scheme = scheme.lower()
+    value = value.strip()
+    if scheme == "basic":
+        public, secret = _decode_basic(value)
+        return _authenticate_key(db, public, secret)
+    if scheme == "bearer":
+        return _authenticate_token(db, value)
+    raise Unauthorized(f"unsupported Authorization scheme {scheme!r}; use Basic or Bearer")
+
+
+def _decode_basic(value: str) -> tuple[str, str]:
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("malformed Basic credentials: not base64 of 'public:secret'") from None
+    public, sep, secret = decoded.partition(":")
+    if not sep or not public or not secret:
+        raise Unauthorized("malformed Basic credentials: expected 'public_key:secret_key'")
+    return public, secret
+
+
+def _authenticate_key(db: Database, public: str, secret: str) -> Principal:
+    if not public.startswith(PUBLIC_PREFIX):
+        raise Unauthorized(
+            f"malformed public key: Tracemark public keys start with {PUBLIC_PREFIX}"
+        )
+    with db.read() as session:
+        key = session.scalar(select(ApiKey).where(ApiKey.public_key == public))
+        if key is None:
+            raise Unauthorized("invalid credentials: unknown public key")
+        if key.revoked_at is not None:
+            raise Unauthorized("invalid credentials: this API key was revoked")
+        if not _verified.seen(key.id, secret):
+            if not verify_slow_hash(key.secret_hash, secret):
+                raise Unauthorized("invalid credentials: wrong secret key")
+            _verified.remember(key.id, secret)
+        key_id, project_id, last_used = key.id, key.project_id, key.last_used_at
+    _touch(db, ApiKey, key_id, last_used)
+    return Principal(project_id=project_id, role=API_KEY_ROLE, kind="api_key", credential_id=key_id)
+
+
+def _authenticate_token(db: Database, value: str) -> Principal:
+    if not value.startswith(TOKEN_PREFIX) or "." not in value:
+        raise Unauthorized(f"malformed token: personal access tokens start with {TOKEN_PREFIX}")
+    lookup, _, secret = value[len(TOKEN_PREFIX) :].partition(".")
+    with db.read() as session:
+        token = session.scalar(select(PersonalToken).where(PersonalToken.lookup == lookup))
+        if token is None or token.revoked_at is not None:
+            raise Unauthorized("invalid credentials: unknown or revoked token")
+        if not _verified.seen(token.id, secret):
+            if not verify_slow_hash(token.token_hash, secret):
+                raise Unauthorized("invalid credentials: unknown or revoked token")
+            _verified.remember(token.id, secret)
+        user = session.get(User, token.user_id)
+        assert user is not None
+        role = accounts.role_in_project(session, user, token.project_id)
+        if role is None:
+            raise Unauthorized("this token's user is no longer a member of its project")
+        principal = Principal(
+            project_id=token.project_id,
+            role=role,
+            kind="token",
+            user_id=user.id,
+            user_name=user.name,
+            credential_id=token.id,
+        )
+        last_used = token.last_used_at
+    _touch(db, PersonalToken, principal.credential_id or "", last_used)
+    return principal
+
+
+def _touch(
+    db: Database, model: type[ApiKey] | type[PersonalToken], row_id: str, last: datetime | None
+) -> None:
+    """Record last use, at most once a minute per credential (a write costs on SQLite)."""
+    now = utcnow()
+    if last is not None and now - last < _LAST_USED_EVERY:
+        return
+    with db.write() as session:
+        session.execute(update(model).where(model.id == row_id).values(last_used_at=now))
