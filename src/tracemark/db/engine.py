@@ -84,12 +84,12 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading; whatever it writes is rolled back."""
+        """A session for reading; it is closed (never committed) when the block ends.
+
+        Objects loaded in it stay readable afterwards (closing does not expire them).
+        """
         with self._read_sessions() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
