@@ -44,3 +44,20 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    error = "PayloadTooLarge"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    error = "UnsupportedMediaType"
+
+
+class Unavailable(DomainError):
+    """Back-pressure: the client should retry later (exporters retry 429/503 only)."""
+
+    status = 503
+    error = "ServiceUnavailable"

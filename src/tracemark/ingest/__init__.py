@@ -1,0 +1,1 @@
+"""Wire formats in: OTLP (protobuf/JSON) and Langfuse batch events, mapped to records."""
