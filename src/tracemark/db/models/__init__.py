@@ -10,14 +10,30 @@ from tracemark.db.models.accounts import (
     User,
     WebSession,
 )
+from tracemark.db.models.tracing import (
+    Media,
+    MediaReference,
+    ModelPriceRow,
+    Observation,
+    Trace,
+    TraceSession,
+    TraceTag,
+)
 
 __all__ = [
     "ApiKey",
     "LoginFailure",
+    "Media",
+    "MediaReference",
     "Membership",
+    "ModelPriceRow",
+    "Observation",
     "PersonalToken",
     "Project",
     "Role",
+    "Trace",
+    "TraceSession",
+    "TraceTag",
     "User",
     "WebSession",
 ]

@@ -1,0 +1,524 @@
+"""Storing what the parsers produced: merge records into traces, observations and sessions.
+
+One call handles one request's `Batch` in one transaction, set-based: the rows it touches are
+read with one query per table, merged in memory, and written with executemany. Re-sending a
+batch changes nothing; an update that arrives before its create is kept and merged.
+
+On PostgreSQL, several server processes may write the same trace at once, so the touched traces
+are locked first (transaction-scoped advisory locks, in a fixed order). On SQLite, writes are
+serialized by the database already.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from tracemark.db.base import utcnow
+from tracemark.db.models import ModelPriceRow, Observation, Trace, TraceSession, TraceTag
+from tracemark.ingest import costs
+from tracemark.ingest.records import (
+    Batch,
+    Level,
+    ObservationType,
+    ObservationUpsert,
+    TraceUpsert,
+)
+
+# One input/output/metadata value above this size (as JSON) is stored truncated.
+MAX_FIELD_BYTES = 1_000_000
+_CHUNK = 500
+_LEVEL_RANK = {level.value: level.rank for level in Level}
+_TRACE_COLUMNS = {
+    "name": "name",
+    "user_id": "user_id",
+    "session_id": "session_id",
+    "release": "release",
+    "version": "version",
+    "environment": "environment",
+    "public": "public",
+    "tags": "tags",
+    "metadata": "metadata_",
+    "input": "input",
+    "output": "output",
+    "timestamp": "timestamp",
+}
+_OBSERVATION_COLUMNS = {
+    "type": "type",
+    "name": "name",
+    "parent_observation_id": "parent_observation_id",
+    "start_time": "start_time",
+    "end_time": "end_time",
+    "completion_start_time": "completion_start_time",
+    "level": "level",
+    "status_message": "status_message",
+    "version": "version",
+    "environment": "environment",
+    "input": "input",
+    "output": "output",
+    "metadata": "metadata_",
+    "model": "model",
+    "model_parameters": "model_parameters",
+    "usage_details": "usage_details",
+    "cost_details": "cost_details",
+    "prompt_name": "prompt_name",
+    "prompt_version": "prompt_version",
+}
+# Trace fields that, when the client does not set them, come from the root observation.
+_DERIVED_FROM_ROOT = ("name", "input", "output")
+
+
+@dataclass
+class IngestResult:
+    traces: int = 0
+    observations: int = 0
+    # Observation updates whose trace is unknown (no traceId sent, none stored): not stored.
+    unresolved_observations: list[str] = field(default_factory=list)
+
+
+def merge_fields(stored: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """`new` over `stored`: metadata merged by key, tags unioned, everything else replaced."""
+    merged = dict(stored)
+    for key, value in new.items():
+        if key == "metadata" and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        elif key == "tags" and isinstance(value, list) and isinstance(merged.get(key), list):
+            merged[key] = list(dict.fromkeys([*merged[key], *value]))
+        else:
+            merged[key] = value
+    return merged
+
+
+def _coalesce_traces(records: Iterable[TraceUpsert]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for record in records:
+        out[record.id] = merge_fields(out.get(record.id, {}), record.fields)
+    return out
+
+
+def _coalesce_observations(
+    records: Iterable[ObservationUpsert],
+) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    trace_of: dict[str, str] = {}
+    fields: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if record.trace_id:
+            trace_of[record.id] = record.trace_id
+        else:
+            trace_of.setdefault(record.id, "")
+        fields[record.id] = merge_fields(fields.get(record.id, {}), record.fields)
+    return trace_of, fields
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _lock_traces(session: Session, project_id: str, trace_ids: Iterable[str]) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = sorted(f"{project_id}/{tid}" for tid in trace_ids)
+    if keys:
+        session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+                "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
+            ),
+            {"keys": keys},
+        )
+
+
+def _json_size(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "replace"))
+    return len(json.dumps(value, default=str, separators=(",", ":")))
+
+
+def _truncate_large(fields: dict[str, Any]) -> None:
+    """Store an oversized input/output truncated, with a marker in metadata."""
+    marks: dict[str, int] = {}
+    for key in ("input", "output"):
+        if key in fields:
+            size = _json_size(fields[key])
+            if size > MAX_FIELD_BYTES:
+                raw = (
+                    fields[key]
+                    if isinstance(fields[key], str)
+                    else json.dumps(fields[key], default=str)
+                )
+                fields[key] = (
+                    raw[: MAX_FIELD_BYTES // 4] + f"… [truncated by Tracemark: {size} bytes]"
+                )
+                marks[key] = size
+    if "metadata" in fields and _json_size(fields["metadata"]) > MAX_FIELD_BYTES:
+        marks["metadata"] = _json_size(fields["metadata"])
+        fields["metadata"] = {}
+    if marks:
+        metadata = dict(fields.get("metadata") or {})
+        metadata["tracemark_truncated"] = {k: {"original_bytes": v} for k, v in marks.items()}
+        fields["metadata"] = metadata
+
+
+def _project_prices(session: Session, project_id: str) -> list[costs.ModelPrice]:
+    rows = session.scalars(
+        select(ModelPriceRow)
+        .where(ModelPriceRow.project_id == project_id)
+        .order_by(ModelPriceRow.created_at)
+    ).all()
+    return [
+        costs.ModelPrice(
+            model_name=row.model_name,
+            match_pattern=row.match_pattern,
+            prices=dict(row.prices),
+            project_id=project_id,
+            input_includes_cached=row.input_includes_cached,
+            unit=row.unit,
+            start_date=row.start_date,
+        )
+        for row in rows
+    ]
+
+
+def _observation_row(
+    project_id: str,
+    obs_id: str,
+    trace_id: str,
+    fields: dict[str, Any],
+    prices: Sequence[costs.ModelPrice] | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """A full observations row from merged fields, with derived cost and token columns."""
+    row: dict[str, Any] = {"project_id": project_id, "id": obs_id, "trace_id": trace_id}
+    for key, column in _OBSERVATION_COLUMNS.items():
+        row[column] = fields.get(key)
+    row["type"] = row["type"] or ObservationType.SPAN.value
+    row["level"] = row["level"] or Level.DEFAULT.value
+    row["environment"] = row["environment"] or "default"
+    row["metadata_"] = row["metadata_"] or {}
+    if row["start_time"] is None:
+        row["start_time"] = row["end_time"] or now
+    if row["type"] == ObservationType.EVENT.value and row["end_time"] is None:
+        row["end_time"] = row["start_time"]
+    sent_cost = fields.get("cost_details") or None
+    filled = costs.fill_costs(
+        row["model"], row["usage_details"], sent_cost, prices or (), at=row["start_time"]
+    )
+    row["cost_details"] = filled
+    row["cost_computed"] = bool(filled) and not sent_cost
+    row["total_cost"] = float(filled["total"]) if filled and "total" in filled else None
+    in_tokens, out_tokens, total_tokens = costs.usage_totals(row["usage_details"])
+    row["input_tokens"], row["output_tokens"], row["total_tokens"] = (
+        in_tokens,
+        out_tokens,
+        total_tokens,
+    )
+    row["created_at"] = fields.get("_created_at") or now
+    row["updated_at"] = now
+    return row
+
+
+_STORED_OBSERVATION_FIELDS = {column: key for key, column in _OBSERVATION_COLUMNS.items()}
+
+
+def _stored_observation_fields(obs: Observation) -> dict[str, Any]:
+    """The fields of a stored observation as the client had set them (costs as sent)."""
+    out: dict[str, Any] = {}
+    for column, key in _STORED_OBSERVATION_FIELDS.items():
+        value = getattr(obs, column)
+        if value is not None:
+            out[key] = value
+    if obs.cost_computed:
+        out.pop("cost_details", None)
+    out["_created_at"] = obs.created_at
+    return out
+
+
+def ingest_batch(
+    session: Session,
+    project_id: str,
+    batch: Batch,
+    *,
+    default_trace_timestamps: dict[str, datetime] | None = None,
+    default_start_times: dict[str, datetime] | None = None,
+) -> IngestResult:
+    """Merge `batch` into storage within the caller's transaction.
+
+    The defaults (from event envelopes) apply only to rows that are new and lack the field.
+    """
+    now = utcnow()
+    result = IngestResult()
+    trace_fields = _coalesce_traces(batch.traces)
+    trace_of, obs_fields = _coalesce_observations(batch.observations)
+    if not trace_fields and not obs_fields:
+        return result
+
+    # Existing observations (also resolves updates that came without a trace id).
+    existing_obs: dict[str, Observation] = {}
+    obs_ids = list(obs_fields)
+    for chunk in _chunks(obs_ids):
+        for obs in session.scalars(
+            select(Observation).where(
+                Observation.project_id == project_id, Observation.id.in_(chunk)
+            )
+        ):
+            existing_obs[obs.id] = obs
+    for obs_id, trace_id in list(trace_of.items()):
+        if not trace_id:
+            stored = existing_obs.get(obs_id)
+            if stored is None:
+                result.unresolved_observations.append(obs_id)
+                del obs_fields[obs_id]
+                del trace_of[obs_id]
+            else:
+                trace_of[obs_id] = stored.trace_id
+
+    touched = sorted(set(trace_fields) | set(trace_of.values()))
+    _lock_traces(session, project_id, touched)
+    if session.get_bind().dialect.name == "postgresql" and existing_obs:
+        # Re-read under the lock: another process may have changed them meanwhile.
+        for obs in existing_obs.values():
+            session.refresh(obs)
+
+    prices = _project_prices(session, project_id) if obs_fields else None
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for obs_id, fields in obs_fields.items():
+        _truncate_large(fields)
+        stored = existing_obs.get(obs_id)
+        merged = merge_fields(_stored_observation_fields(stored), fields) if stored else fields
+        if stored is None and "start_time" not in merged and obs_id in (default_start_times or {}):
+            merged["start_time"] = (default_start_times or {})[obs_id]
+        row = _observation_row(project_id, obs_id, trace_of[obs_id], merged, prices, now)
+        (updates if stored else inserts).append(row)
+    if inserts:
+        session.execute(insert(Observation), inserts)
+    if updates:
+        session.execute(update(Observation), updates)
+    result.observations = len(inserts) + len(updates)
+
+    _upsert_traces(session, project_id, touched, trace_fields, now, default_trace_timestamps or {})
+    result.traces = len(touched)
+    return result
+
+
+def _upsert_traces(
+    session: Session,
+    project_id: str,
+    trace_ids: list[str],
+    trace_fields: dict[str, dict[str, Any]],
+    now: datetime,
+    default_timestamps: dict[str, datetime],
+) -> None:
+    existing: dict[str, Trace] = {}
+    for chunk in _chunks(trace_ids):
+        for trace in session.scalars(
+            select(Trace).where(Trace.project_id == project_id, Trace.id.in_(chunk))
+        ):
+            existing[trace.id] = trace
+    aggregates = _aggregates(session, project_id, trace_ids)
+    roots = _root_observations(session, project_id, trace_ids)
+
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    tag_changes: dict[str, tuple[list[str], datetime]] = {}
+    session_ids: dict[str, str] = {}
+    for trace_id in trace_ids:
+        fields = dict(trace_fields.get(trace_id, {}))
+        _truncate_large(fields)
+        stored = existing.get(trace_id)
+        row = _trace_row(
+            project_id, trace_id, stored, fields, aggregates.get(trace_id), roots.get(trace_id), now
+        )
+        if (
+            stored is None
+            or row["tags"] != (stored.tags or [])
+            or row["timestamp"] != stored.timestamp
+        ):
+            tag_changes[trace_id] = (row["tags"], row["timestamp"])
+        if row["session_id"]:
+            session_ids[row["session_id"]] = row["environment"]
+        (updates if stored else inserts).append(row)
+    if inserts:
+        session.execute(insert(Trace), inserts)
+    if updates:
+        session.execute(update(Trace), updates)
+    _write_tags(session, project_id, tag_changes)
+    _ensure_sessions(session, project_id, session_ids, now)
+
+
+def _trace_row(
+    project_id: str,
+    trace_id: str,
+    stored: Trace | None,
+    fields: dict[str, Any],
+    aggregate: dict[str, Any] | None,
+    root: dict[str, Any] | None,
+    fallback: datetime,
+) -> dict[str, Any]:
+    explicit = set(stored.explicit or []) if stored else set()
+    explicit |= {k for k in ("name", "input", "output", "timestamp") if k in fields}
+    base: dict[str, Any] = {}
+    if stored is not None:
+        for key, column in _TRACE_COLUMNS.items():
+            base[key] = getattr(stored, column)
+    merged = merge_fields(base, fields)
+    row: dict[str, Any] = {"project_id": project_id, "id": trace_id}
+    for key, column in _TRACE_COLUMNS.items():
+        row[column] = merged.get(key)
+    row["tags"] = [str(t) for t in (row["tags"] or [])]
+    row["metadata_"] = row["metadata_"] or {}
+    row["environment"] = row["environment"] or "default"
+    row["public"] = bool(row["public"])
+    if root is not None:
+        for key in _DERIVED_FROM_ROOT:
+            if key not in explicit:
+                row[key] = root.get(key)
+        if not fields.get("environment") and (stored is None or stored.environment == "default"):
+            row["environment"] = root.get("environment") or row["environment"]
+    agg = aggregate or {}
+    row["start_time"] = agg.get("start_time")
+    row["end_time"] = agg.get("end_time")
+    if row["start_time"] is not None and row["end_time"] is not None:
+        row["latency"] = max(0.0, (row["end_time"] - row["start_time"]).total_seconds())
+    else:
+        row["latency"] = None
+    row["total_cost"] = agg.get("total_cost")
+    row["input_tokens"] = int(agg.get("input_tokens") or 0)
+    row["output_tokens"] = int(agg.get("output_tokens") or 0)
+    row["total_tokens"] = int(agg.get("total_tokens") or 0)
+    row["observation_count"] = int(agg.get("observation_count") or 0)
+    row["level"] = agg.get("level") or Level.DEFAULT.value
+    row["error_count"] = int(agg.get("error_count") or 0)
+    row["warning_count"] = int(agg.get("warning_count") or 0)
+    if "timestamp" not in explicit:
+        row["timestamp"] = row["start_time"] or (stored.timestamp if stored else fallback)
+    row["explicit"] = sorted(explicit)
+    current = utcnow()
+    row["created_at"] = stored.created_at if stored else current
+    row["updated_at"] = current
+    return row
+
+
+def _aggregates(
+    session: Session, project_id: str, trace_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    rank = case(*[(Observation.level == level.value, level.rank) for level in Level], else_=1)
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(trace_ids):
+        rows = session.execute(
+            select(
+                Observation.trace_id,
+                func.min(Observation.start_time),
+                func.max(func.coalesce(Observation.end_time, Observation.start_time)),
+                func.sum(Observation.total_cost),
+                func.sum(Observation.input_tokens),
+                func.sum(Observation.output_tokens),
+                func.sum(Observation.total_tokens),
+                func.count(),
+                func.max(rank),
+                func.sum(case((Observation.level == Level.ERROR.value, 1), else_=0)),
+                func.sum(case((Observation.level == Level.WARNING.value, 1), else_=0)),
+            )
+            .where(Observation.project_id == project_id, Observation.trace_id.in_(chunk))
+            .group_by(Observation.trace_id)
+        ).all()
+        levels = list(Level)
+        for r in rows:
+            start, end = _aware(r[1]), _aware(r[2])
+            out[r[0]] = {
+                "start_time": start,
+                "end_time": end,
+                "total_cost": float(r[3]) if r[3] is not None else None,
+                "input_tokens": r[4],
+                "output_tokens": r[5],
+                "total_tokens": r[6],
+                "observation_count": r[7],
+                "level": levels[int(r[8])].value if r[8] is not None else Level.DEFAULT.value,
+                "error_count": r[9],
+                "warning_count": r[10],
+            }
+    return out
+
+
+def _aware(value: Any) -> datetime | None:
+    """Aggregates bypass the column type on SQLite (naive text); make them aware UTC."""
+    from datetime import UTC
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    moment: datetime = value
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _root_observations(
+    session: Session, project_id: str, trace_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Per trace, the earliest observation without a parent (the root span)."""
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(trace_ids):
+        rows = session.execute(
+            select(
+                Observation.trace_id,
+                Observation.name,
+                Observation.input,
+                Observation.output,
+                Observation.environment,
+                Observation.start_time,
+            )
+            .where(
+                Observation.project_id == project_id,
+                Observation.trace_id.in_(chunk),
+                Observation.parent_observation_id.is_(None),
+            )
+            .order_by(Observation.trace_id, Observation.start_time)
+        ).all()
+        for r in rows:
+            if r[0] not in out:
+                out[r[0]] = {"name": r[1], "input": r[2], "output": r[3], "environment": r[4]}
+    return out
+
+
+def _write_tags(
+    session: Session, project_id: str, changes: dict[str, tuple[list[str], datetime]]
+) -> None:
+    if not changes:
+        return
+    ids = list(changes)
+    for chunk in _chunks(ids):
+        session.execute(
+            delete(TraceTag).where(TraceTag.project_id == project_id, TraceTag.trace_id.in_(chunk))
+        )
+    rows = [
+        {"project_id": project_id, "trace_id": tid, "tag": tag[:200], "timestamp": ts}
+        for tid, (tags, ts) in changes.items()
+        for tag in dict.fromkeys(tags)
+    ]
+    if rows:
+        session.execute(insert(TraceTag), rows)
+
+
+def _ensure_sessions(session: Session, project_id: str, ids: dict[str, str], now: datetime) -> None:
+    if not ids:
+        return
+    rows = [
+        {"project_id": project_id, "id": sid, "environment": env, "created_at": now}
+        for sid, env in ids.items()
+    ]
+    dialect = session.get_bind().dialect.name
+    stmt = pg_insert(TraceSession) if dialect == "postgresql" else sqlite_insert(TraceSession)
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["project_id", "id"]), rows)

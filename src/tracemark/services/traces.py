@@ -1,0 +1,352 @@
+"""Reading and deleting traces, observations and sessions."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, and_, delete, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from tracemark.db.models import MediaReference, Observation, Trace, TraceSession, TraceTag
+from tracemark.ingest.records import Level, ObservationType
+from tracemark.services.errors import Invalid, NotFound
+
+MAX_LIMIT = 1000
+
+
+@dataclass
+class TraceFilter:
+    user_id: str | None = None
+    name: str | None = None
+    session_id: str | None = None
+    from_timestamp: datetime | None = None
+    to_timestamp: datetime | None = None
+    tags: list[str] = field(default_factory=list)
+    version: str | None = None
+    release: str | None = None
+    environments: list[str] = field(default_factory=list)
+    levels: list[str] = field(default_factory=list)
+    trace_ids: list[str] | None = None
+
+
+_TRACE_ORDER = {
+    "timestamp": Trace.timestamp,
+    "name": Trace.name,
+    "userId": Trace.user_id,
+    "sessionId": Trace.session_id,
+    "release": Trace.release,
+    "version": Trace.version,
+    "latency": Trace.latency,
+    "totalCost": Trace.total_cost,
+    "id": Trace.id,
+}
+
+
+def parse_order_by(value: str | None) -> tuple[str, bool]:
+    """Langfuse's `orderBy=field.asc|desc`; default newest first."""
+    if not value:
+        return "timestamp", True
+    name, _, direction = value.partition(".")
+    if name not in _TRACE_ORDER:
+        raise Invalid(f"orderBy: unknown field {name!r}; use one of {', '.join(_TRACE_ORDER)}")
+    if direction not in ("", "asc", "desc"):
+        raise Invalid("orderBy: direction must be asc or desc, e.g. timestamp.desc")
+    return name, direction != "asc"
+
+
+def check_page(page: int, limit: int) -> None:
+    if page < 1:
+        raise Invalid("page must be 1 or more")
+    if limit < 1 or limit > MAX_LIMIT:
+        raise Invalid(f"limit must be between 1 and {MAX_LIMIT}")
+
+
+def trace_query(project_id: str, flt: TraceFilter) -> Select[Trace]:
+    stmt = select(Trace).where(Trace.project_id == project_id)
+    if flt.tags:
+        first, *rest = flt.tags
+        stmt = stmt.join(
+            TraceTag,
+            and_(
+                TraceTag.project_id == Trace.project_id,
+                TraceTag.trace_id == Trace.id,
+                TraceTag.tag == first,
+            ),
+        )
+        for tag in rest:
+            stmt = stmt.where(
+                exists().where(
+                    TraceTag.project_id == Trace.project_id,
+                    TraceTag.trace_id == Trace.id,
+                    TraceTag.tag == tag,
+                )
+            )
+    if flt.user_id is not None:
+        stmt = stmt.where(Trace.user_id == flt.user_id)
+    if flt.name is not None:
+        stmt = stmt.where(Trace.name == flt.name)
+    if flt.session_id is not None:
+        stmt = stmt.where(Trace.session_id == flt.session_id)
+    if flt.from_timestamp is not None:
+        stmt = stmt.where(Trace.timestamp >= flt.from_timestamp)
+    if flt.to_timestamp is not None:
+        stmt = stmt.where(Trace.timestamp < flt.to_timestamp)
+    if flt.version is not None:
+        stmt = stmt.where(Trace.version == flt.version)
+    if flt.release is not None:
+        stmt = stmt.where(Trace.release == flt.release)
+    if flt.environments:
+        stmt = stmt.where(Trace.environment.in_(flt.environments))
+    if flt.levels:
+        stmt = stmt.where(Trace.level.in_(flt.levels))
+    if flt.trace_ids is not None:
+        stmt = stmt.where(Trace.id.in_(flt.trace_ids))
+    return stmt
+
+
+def list_traces(
+    session: Session,
+    project_id: str,
+    flt: TraceFilter,
+    *,
+    page: int = 1,
+    limit: int = 50,
+    order_by: str | None = None,
+) -> tuple[list[Trace], int]:
+    check_page(page, limit)
+    name, desc = parse_order_by(order_by)
+    column = _TRACE_ORDER[name]
+    base = trace_query(project_id, flt)
+    ordered = base.order_by(
+        column.desc() if desc else column.asc(), Trace.id.desc() if desc else Trace.id.asc()
+    )
+    rows = list(session.scalars(ordered.limit(limit).offset((page - 1) * limit)))
+    if page == 1 and len(rows) < limit:
+        total = len(rows)
+    else:
+        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    return rows, total
+
+
+def get_trace(session: Session, project_id: str, trace_id: str) -> Trace:
+    trace = session.get(Trace, (project_id, trace_id))
+    if trace is None:
+        raise NotFound(f"trace {trace_id} not found")
+    return trace
+
+
+def observations_of(session: Session, project_id: str, trace_id: str) -> list[Observation]:
+    return list(
+        session.scalars(
+            select(Observation)
+            .where(Observation.project_id == project_id, Observation.trace_id == trace_id)
+            .order_by(Observation.start_time, Observation.id)
+        )
+    )
+
+
+def delete_traces(session: Session, project_id: str, trace_ids: Sequence[str]) -> int:
+    """Delete traces with their observations; returns how many traces existed."""
+    if not trace_ids:
+        raise Invalid("traceIds: give at least one trace id")
+    found = 0
+    for start in range(0, len(trace_ids), 500):
+        chunk = list(trace_ids[start : start + 500])
+        result = session.execute(
+            delete(Trace).where(Trace.project_id == project_id, Trace.id.in_(chunk))
+        )
+        found += int(getattr(result, "rowcount", 0) or 0)
+        session.execute(
+            delete(Observation).where(
+                Observation.project_id == project_id, Observation.trace_id.in_(chunk)
+            )
+        )
+        session.execute(
+            delete(TraceTag).where(TraceTag.project_id == project_id, TraceTag.trace_id.in_(chunk))
+        )
+        session.execute(
+            delete(MediaReference).where(
+                MediaReference.project_id == project_id, MediaReference.trace_id.in_(chunk)
+            )
+        )
+    return found
+
+
+@dataclass
+class ObservationFilter:
+    name: str | None = None
+    user_id: str | None = None
+    type: str | None = None
+    trace_id: str | None = None
+    parent_observation_id: str | None = None
+    environments: list[str] = field(default_factory=list)
+    from_start_time: datetime | None = None
+    to_start_time: datetime | None = None
+    version: str | None = None
+    level: str | None = None
+
+
+def observation_query(project_id: str, flt: ObservationFilter) -> Select[Observation]:
+    stmt = select(Observation).where(Observation.project_id == project_id)
+    if flt.name is not None:
+        stmt = stmt.where(Observation.name == flt.name)
+    if flt.type is not None:
+        kind = flt.type.upper()
+        if kind not in ObservationType.__members__:
+            raise Invalid(f"type: unknown observation type {flt.type!r}")
+        stmt = stmt.where(Observation.type == kind)
+    if flt.level is not None:
+        level = flt.level.upper()
+        if level not in Level.__members__:
+            raise Invalid(f"level: must be one of {', '.join(Level)}")
+        stmt = stmt.where(Observation.level == level)
+    if flt.trace_id is not None:
+        stmt = stmt.where(Observation.trace_id == flt.trace_id)
+    if flt.parent_observation_id is not None:
+        stmt = stmt.where(Observation.parent_observation_id == flt.parent_observation_id)
+    if flt.environments:
+        stmt = stmt.where(Observation.environment.in_(flt.environments))
+    if flt.from_start_time is not None:
+        stmt = stmt.where(Observation.start_time >= flt.from_start_time)
+    if flt.to_start_time is not None:
+        stmt = stmt.where(Observation.start_time < flt.to_start_time)
+    if flt.version is not None:
+        stmt = stmt.where(Observation.version == flt.version)
+    if flt.user_id is not None:
+        stmt = stmt.where(
+            exists().where(
+                Trace.project_id == Observation.project_id,
+                Trace.id == Observation.trace_id,
+                Trace.user_id == flt.user_id,
+            )
+        )
+    return stmt
+
+
+def list_observations(
+    session: Session, project_id: str, flt: ObservationFilter, *, page: int = 1, limit: int = 50
+) -> tuple[list[Observation], int]:
+    check_page(page, limit)
+    base = observation_query(project_id, flt)
+    rows = list(
+        session.scalars(
+            base.order_by(Observation.start_time.desc(), Observation.id.desc())
+            .limit(limit)
+            .offset((page - 1) * limit)
+        )
+    )
+    if page == 1 and len(rows) < limit:
+        total = len(rows)
+    else:
+        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    return rows, total
+
+
+def encode_cursor(observation: Observation) -> str:
+    raw = json.dumps([observation.start_time.isoformat(), observation.id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        start, obs_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return datetime.fromisoformat(start), str(obs_id)
+    except (ValueError, TypeError):
+        raise Invalid("cursor: not a cursor returned by this endpoint") from None
+
+
+def list_observations_cursor(
+    session: Session, project_id: str, flt: ObservationFilter, *, cursor: str | None, limit: int
+) -> tuple[list[Observation], str | None]:
+    """Newest first, keyset-paginated (constant cost per page at any depth)."""
+    if limit < 1 or limit > MAX_LIMIT:
+        raise Invalid(f"limit must be between 1 and {MAX_LIMIT}")
+    stmt = observation_query(project_id, flt)
+    if cursor:
+        start, obs_id = decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(
+                Observation.start_time < start,
+                and_(Observation.start_time == start, Observation.id < obs_id),
+            )
+        )
+    rows = list(
+        session.scalars(
+            stmt.order_by(Observation.start_time.desc(), Observation.id.desc()).limit(limit + 1)
+        )
+    )
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def get_observation(session: Session, project_id: str, observation_id: str) -> Observation:
+    obs = session.get(Observation, (project_id, observation_id))
+    if obs is None:
+        raise NotFound(f"observation {observation_id} not found")
+    return obs
+
+
+def list_sessions(
+    session: Session,
+    project_id: str,
+    *,
+    page: int = 1,
+    limit: int = 50,
+    from_timestamp: datetime | None = None,
+    to_timestamp: datetime | None = None,
+    environments: Sequence[str] = (),
+) -> tuple[list[TraceSession], int]:
+    check_page(page, limit)
+    base = select(TraceSession).where(TraceSession.project_id == project_id)
+    if from_timestamp is not None:
+        base = base.where(TraceSession.created_at >= from_timestamp)
+    if to_timestamp is not None:
+        base = base.where(TraceSession.created_at < to_timestamp)
+    if environments:
+        base = base.where(TraceSession.environment.in_(list(environments)))
+    rows = list(
+        session.scalars(
+            base.order_by(TraceSession.created_at.desc(), TraceSession.id)
+            .limit(limit)
+            .offset((page - 1) * limit)
+        )
+    )
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    return rows, total
+
+
+def get_session(
+    session: Session, project_id: str, session_id: str
+) -> tuple[TraceSession, list[Trace]]:
+    row = session.get(TraceSession, (project_id, session_id))
+    if row is None:
+        raise NotFound(f"session {session_id} not found")
+    traces = list(
+        session.scalars(
+            select(Trace)
+            .where(Trace.project_id == project_id, Trace.session_id == session_id)
+            .order_by(Trace.timestamp, Trace.id)
+        )
+    )
+    return row, traces
+
+
+def observation_ids_by_trace(
+    session: Session, project_id: str, trace_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {tid: [] for tid in trace_ids}
+    if not trace_ids:
+        return out
+    rows = session.execute(
+        select(Observation.trace_id, Observation.id)
+        .where(Observation.project_id == project_id, Observation.trace_id.in_(list(trace_ids)))
+        .order_by(Observation.start_time)
+    ).all()
+    for trace_id, obs_id in rows:
+        out.setdefault(trace_id, []).append(obs_id)
+    return out
