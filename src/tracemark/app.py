@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from tracemark import __version__
-from tracemark.api import errors, public_router
+from tracemark.api import errors, public_router, root_router
 from tracemark.api.limits import BodySizeLimit
 from tracemark.config import Settings, load_settings
 from tracemark.db.engine import Database
@@ -33,6 +33,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.db = db or Database(settings.resolved_database_url)
     errors.install(app)
     app.include_router(public_router())
+    app.include_router(root_router())
     _mount_docs(app)
     mount_web(app, settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -148,13 +148,22 @@ def test_demo_is_idempotent(run, db: Database) -> None:  # type: ignore[no-untyp
     first = run("demo")
     assert first.exit_code == 0, first.output
     assert "demo@tracemark.local" in first.output and "pk-tm-demo" in first.output
+    assert "200 demo traces added" in first.output
+    with db.read() as session:
+        before = session.execute(text("SELECT count(*) FROM observations")).scalar()
     second = run("demo")
     assert second.exit_code == 0
-    assert first.output == second.output
+    assert "traces added" not in second.output
+    assert first.output.splitlines()[1:] == second.output.splitlines()[1:]
     with db.read() as session:
         assert session.execute(text("SELECT count(*) FROM projects")).scalar() == 1
         assert session.execute(text("SELECT count(*) FROM users")).scalar() == 3
         assert session.execute(text("SELECT count(*) FROM api_keys")).scalar() == 1
+        assert session.execute(text("SELECT count(*) FROM traces")).scalar() == 200
+        assert session.execute(text("SELECT count(*) FROM sessions")).scalar() >= 10
+        assert session.execute(text("SELECT count(*) FROM observations")).scalar() == before
+        errors = session.execute(text("SELECT count(*) FROM traces WHERE level = 'ERROR'")).scalar()
+        assert errors and errors > 0
 
 
 def test_db_commands(run) -> None:  # type: ignore[no-untyped-def]

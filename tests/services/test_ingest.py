@@ -212,3 +212,10 @@ def test_update_without_trace_id_resolves_or_is_reported(
     assert result.unresolved_observations == ["ghost"]
     with db.read() as session:
         assert traces.get_observation(session, project.project.id, "o1").output == "later"
+
+
+def test_non_finite_numbers_do_not_break_storage(db: Database, project: ProjectFixture) -> None:
+    store(db, project, obs("n", start_time=at(0), input={"score": float("inf"), "ok": 1.5}))
+    with db.read() as session:
+        row = traces.get_observation(session, project.project.id, "n")
+        assert row.input == {"score": "inf", "ok": 1.5}

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tracemark.services.errors import DomainError, TooManyRequests
@@ -86,6 +87,18 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         return error_response(request, exc.status_code, message, None, dict(exc.headers or {}))
+
+    @app.exception_handler(OperationalError)
+    async def _database_busy(request: Request, exc: OperationalError) -> Response:
+        # Locked or unreachable database: a retryable condition, never a 500.
+        log.warning("database unavailable on %s: %s", request.url.path, str(exc.orig)[:200])
+        return error_response(
+            request,
+            503,
+            "the database is busy or unreachable; retry shortly",
+            "ServiceUnavailable",
+            {"Retry-After": "1"},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

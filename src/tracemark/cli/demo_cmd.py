@@ -29,12 +29,14 @@ def demo(
     db = open_database(settings)
     with db.write() as session:
         info = demo_service.ensure_demo_accounts(session)
+    with db.write() as session:
+        added = demo_service.ensure_demo_traces(session, info.project_id)
     db.dispose()
     base = settings.base_url
     click.echo(
         "\n".join(
             [
-                "Tracemark demo is ready.",
+                "Tracemark demo is ready" + (f" ({added} demo traces added)." if added else "."),
                 f"  Open:      {base}/project/{info.project_id}",
                 f"  Log in:    {info.email} / {info.password}",
                 "  Annotators: "

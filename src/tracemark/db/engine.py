@@ -7,6 +7,8 @@ process, queue on a lock instead of spinning in SQLite's busy handler.
 
 from __future__ import annotations
 
+import json
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +22,24 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def dump_json(value: Any) -> str:
+    """JSON for storage: non-finite floats become strings (PostgreSQL JSONB rejects them)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, default=str)
+    except ValueError:
+        return json.dumps(_finite(value), ensure_ascii=False, allow_nan=False, default=str)
+
+
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
@@ -27,6 +47,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        json_serializer=dump_json,
         pool_size=8,
         max_overflow=16,
     )
@@ -58,6 +79,7 @@ def _postgres_engine(url: str) -> Engine:
         pool_size=10,
         max_overflow=20,
         pool_pre_ping=True,
+        json_serializer=dump_json,
         connect_args={"connect_timeout": 10},
     )
 

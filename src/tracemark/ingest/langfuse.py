@@ -94,6 +94,9 @@ class IngestionParse:
     # Envelope timestamps to use only for a record that is new and still lacks the field.
     default_trace_timestamps: dict[str, datetime] = field(default_factory=dict)
     default_start_times: dict[str, datetime] = field(default_factory=dict)
+    # Observation id -> ids of the update events that left its trace unknown (`trace_id == ""`
+    # after this parse): if storage cannot resolve it either, these events failed.
+    untraced_events: dict[str, list[str]] = field(default_factory=dict)
 
 
 class _Reject(Exception):
@@ -450,6 +453,7 @@ def parse_ingestion(payload: Any) -> IngestionParse:
     result = IngestionParse(batch=Batch(), successes=[], errors=[], scores=[])
     traces = result.batch.traces
     observations = result.batch.observations
+    untraced: list[tuple[ObservationUpsert, str]] = []
 
     for index, event in enumerate(payload["batch"]):
         event_id = f"#{index}"
@@ -487,6 +491,8 @@ def parse_ingestion(payload: Any) -> IngestionParse:
             else:
                 obs, is_create = _observation(event_type, event_id, body)
                 observations.append(obs)
+                if not obs.trace_id:
+                    untraced.append((obs, event_id))
                 if is_create and envelope_ts is not None and "start_time" not in obs.fields:
                     result.default_start_times.setdefault(obs.id, envelope_ts)
             result.successes.append(event_id)
@@ -510,4 +516,7 @@ def parse_ingestion(payload: Any) -> IngestionParse:
         for obs in observations:
             if not obs.trace_id:
                 obs.trace_id = trace_of.get(obs.id, "")
+    for obs, event_id in untraced:
+        if not obs.trace_id:
+            result.untraced_events.setdefault(obs.id, []).append(event_id)
     return result

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracemark.db.models import ApiKey, Role
-from tracemark.services import accounts, credentials
+from tracemark.db.base import utcnow
+from tracemark.db.models import ApiKey, Role, Trace
+from tracemark.ingest.langfuse import parse_ingestion
+from tracemark.services import accounts, credentials, ingest
+from tracemark.services.demo_traces import demo_ingestion_payloads
 
 DEMO_PROJECT = "Demo project"
 DEMO_EMAIL = "demo@tracemark.local"
@@ -58,3 +61,28 @@ def ensure_demo_accounts(session: Session) -> DemoInfo:
         secret_key=DEMO_SECRET_KEY,
         annotators=DEMO_ANNOTATORS,
     )
+
+
+def ensure_demo_traces(session: Session, project_id: str) -> int:
+    """About 200 traces of a RAG support assistant, sent through the ingestion code.
+
+    Skipped when the project already has traces, so re-running changes nothing.
+    Returns how many traces were added.
+    """
+    if session.scalar(select(Trace.id).where(Trace.project_id == project_id).limit(1)):
+        return 0
+    added = 0
+    for payload in demo_ingestion_payloads(utcnow()):
+        parsed = parse_ingestion(payload)
+        if parsed.errors:
+            raise RuntimeError(f"demo data does not parse: {parsed.errors[0].message}")
+        result = ingest.ingest_batch(
+            session,
+            project_id,
+            parsed.batch,
+            default_trace_timestamps=parsed.default_trace_timestamps,
+            default_start_times=parsed.default_start_times,
+        )
+        added += len({t.id for t in parsed.batch.traces})
+        assert not result.unresolved_observations
+    return added

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Select, and_, delete, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from tracemark.db.models import MediaReference, Observation, Trace, TraceSession, TraceTag
 from tracemark.ingest.records import Level, ObservationType
@@ -78,11 +78,12 @@ def trace_query(project_id: str, flt: TraceFilter) -> Select[Trace]:
             ),
         )
         for tag in rest:
+            other = aliased(TraceTag)
             stmt = stmt.where(
                 exists().where(
-                    TraceTag.project_id == Trace.project_id,
-                    TraceTag.trace_id == Trace.id,
-                    TraceTag.tag == tag,
+                    other.project_id == Trace.project_id,
+                    other.trace_id == Trace.id,
+                    other.tag == tag,
                 )
             )
     if flt.user_id is not None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -13,3 +15,10 @@ class WireModel(BaseModel):
 class ErrorBody(BaseModel):
     message: str
     error: str
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Query timestamps without a zone are taken as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
