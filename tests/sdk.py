@@ -89,5 +89,5 @@ def run_script(
 
 
 if __name__ == "__main__":  # build every venv ahead of time: python -m tests.sdk
-    for reqs in (LANGFUSE_5, LANGFUSE_2, OTEL):
+    for reqs in (LANGFUSE_5, LANGFUSE_4, LANGFUSE_2, OTEL):
         print(venv_python(reqs), file=sys.stderr)

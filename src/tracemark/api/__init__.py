@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from tracemark.api import (
+    comments,
     health,
     ingestion,
     media,
@@ -10,6 +11,8 @@ from tracemark.api import (
     observations,
     otel,
     projects,
+    score_configs,
+    scores,
     sessions,
     traces,
 )
@@ -26,6 +29,9 @@ def public_router() -> APIRouter:
     router.include_router(sessions.router)
     router.include_router(media.router)
     router.include_router(models.router)
+    router.include_router(score_configs.router)
+    router.include_router(scores.router)
+    router.include_router(comments.router)
     return router
 
 

@@ -14,6 +14,7 @@ from tracemark.api.schemas.common import WireModel
 from tracemark.db.engine import Database
 from tracemark.ingest.langfuse import EventError, parse_ingestion
 from tracemark.services import ingest
+from tracemark.services.credentials import Principal
 from tracemark.services.errors import Invalid
 from tracemark.services.permissions import Permission, require
 
@@ -63,22 +64,33 @@ async def ingestion_batch(request: Request, caller: Caller) -> JSONResponse:
     require(caller.role, Permission.INGEST)
     body = await request.body()
     db = get_db(request)
-    result = await run_in_threadpool(_ingest, db, caller.project_id, body)
+    result = await run_in_threadpool(_ingest, db, caller, body)
     return JSONResponse(result, status_code=207)
 
 
-def _ingest(db: Database, project_id: str, body: bytes) -> dict[str, Any]:
+def _ingest(db: Database, caller: Principal, body: bytes) -> dict[str, Any]:
+    from tracemark.api.scores import store_scores
+
+    project_id = caller.project_id
     parsed = parse_ingestion(decode_json(body))
     errors: list[EventError] = list(parsed.errors)
-    for score in parsed.scores:
-        errors.append(
-            EventError(
-                id=score.event_id,
-                status=400,
-                message="score-create events are not stored yet by this server version",
-                error="NotImplemented",
-            )
+    successes = list(parsed.successes)
+    if parsed.scores:
+        written = store_scores(
+            db, caller, [s.body for s in parsed.scores], [s.timestamp for s in parsed.scores]
         )
+        for index, event in enumerate(parsed.scores):
+            if index in written.errors:
+                errors.append(
+                    EventError(
+                        id=event.event_id,
+                        status=400,
+                        message=written.errors[index],
+                        error="InvalidRequest",
+                    )
+                )
+            else:
+                successes.append(event.event_id)
     with db.write() as session:
         outcome = ingest.ingest_batch(
             session,
@@ -104,7 +116,7 @@ def _ingest(db: Database, project_id: str, body: bytes) -> dict[str, Any]:
     return {
         "successes": [
             {"id": event_id, "status": 201}
-            for event_id in parsed.successes
+            for event_id in successes
             if event_id not in failed
         ],
         "errors": [

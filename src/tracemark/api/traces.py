@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from tracemark.api.deps import AUTH_ERRORS, DB, Caller
 from tracemark.api.schemas.common import WireModel, as_utc
+from tracemark.api.schemas.scoring import ScoreOut, score_out
 from tracemark.api.schemas.tracing import (
     Meta,
     ObservationOut,
@@ -17,7 +18,7 @@ from tracemark.api.schemas.tracing import (
     page_meta,
     trace_out,
 )
-from tracemark.services import traces
+from tracemark.services import scores, traces
 from tracemark.services.errors import NotFound
 from tracemark.services.permissions import Permission, require
 
@@ -36,6 +37,7 @@ class Traces(WireModel):
 
 class TraceDetail(TraceOut):
     observations: list[ObservationOut]
+    scores: list[ScoreOut]
 
 
 class DeleteTraces(WireModel):
@@ -80,9 +82,11 @@ def list_traces(
         rows, total = traces.list_traces(
             session, caller.project_id, flt, page=page, limit=limit, order_by=order_by
         )
-        obs_ids = traces.observation_ids_by_trace(session, caller.project_id, [t.id for t in rows])
+        ids = [t.id for t in rows]
+        obs_ids = traces.observation_ids_by_trace(session, caller.project_id, ids)
+        score_ids = scores.score_ids_by_trace(session, caller.project_id, ids)
         return Traces(
-            data=[trace_out(t, obs_ids.get(t.id, []), []) for t in rows],
+            data=[trace_out(t, obs_ids.get(t.id, []), score_ids.get(t.id, [])) for t in rows],
             meta=page_meta(page, limit, total),
         )
 
@@ -98,8 +102,13 @@ def get_trace(caller: Caller, db: DB, trace_id: str) -> TraceDetail:
         observations = [
             observation_out(o) for o in traces.observations_of(session, caller.project_id, trace_id)
         ]
+        trace_scores = [
+            score_out(s) for s in scores.scores_for_trace(session, caller.project_id, trace_id)
+        ]
         base = trace_out(trace, [], [])
-        return TraceDetail(**{**base.__dict__, "observations": observations})
+        return TraceDetail(
+            **{**base.__dict__, "observations": observations, "scores": trace_scores}
+        )
 
 
 @router.delete(

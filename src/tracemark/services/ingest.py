@@ -145,12 +145,16 @@ def _lock_traces(session: Session, project_id: str, trace_ids: Iterable[str]) ->
         )
 
 
+# json.dumps(value, default=str, separators=(",", ":")), without building an encoder per call.
+_SIZE_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
+
+
 def _json_size(value: Any) -> int:
     if value is None:
         return 0
     if isinstance(value, str):
         return len(value.encode("utf-8", "replace"))
-    return len(json.dumps(value, default=str, separators=(",", ":")))
+    return len(_SIZE_ENCODER.encode(value))
 
 
 def _truncate_large(fields: dict[str, Any]) -> None:

@@ -10,6 +10,15 @@ from tracemark.db.models.accounts import (
     User,
     WebSession,
 )
+from tracemark.db.models.scoring import (
+    Comment,
+    CommentObjectType,
+    Score,
+    ScoreChange,
+    ScoreConfig,
+    ScoreDataType,
+    ScoreSource,
+)
 from tracemark.db.models.tracing import (
     Media,
     MediaReference,
@@ -22,6 +31,8 @@ from tracemark.db.models.tracing import (
 
 __all__ = [
     "ApiKey",
+    "Comment",
+    "CommentObjectType",
     "LoginFailure",
     "Media",
     "MediaReference",
@@ -31,6 +42,11 @@ __all__ = [
     "PersonalToken",
     "Project",
     "Role",
+    "Score",
+    "ScoreChange",
+    "ScoreConfig",
+    "ScoreDataType",
+    "ScoreSource",
     "Trace",
     "TraceSession",
     "TraceTag",

@@ -1,0 +1,198 @@
+"""Finding scores: the filters of Langfuse's v2/v3 score lists, pages, cursors, export."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from tracemark.db.models import Score, ScoreDataType, ScoreSource, Trace, TraceTag, User
+from tracemark.services.errors import Invalid
+
+_OPERATORS = {
+    "<": "__lt__",
+    ">": "__gt__",
+    "<=": "__le__",
+    ">=": "__ge__",
+    "=": "__eq__",
+    "!=": "__ne__",
+}
+
+
+@dataclass
+class ScoreFilter:
+    name: str | None = None
+    names: list[str] = field(default_factory=list)
+    source: str | None = None
+    data_type: str | None = None
+    config_id: str | None = None
+    queue_id: str | None = None
+    author_user_id: str | None = None
+    trace_id: str | None = None
+    observation_id: str | None = None
+    session_id: str | None = None
+    score_ids: list[str] = field(default_factory=list)
+    environments: list[str] = field(default_factory=list)
+    from_timestamp: datetime | None = None
+    to_timestamp: datetime | None = None
+    user_id: str | None = None  # the trace's user
+    trace_tags: list[str] = field(default_factory=list)
+    operator: str | None = None
+    value: float | None = None
+    string_value: str | None = None
+
+
+def check(flt: ScoreFilter) -> None:
+    if flt.source is not None and flt.source not in ScoreSource.__members__:
+        raise Invalid(f"source: must be one of {', '.join(ScoreSource)}")
+    if flt.data_type is not None and flt.data_type not in ScoreDataType.__members__:
+        raise Invalid(f"dataType: must be one of {', '.join(ScoreDataType)}")
+    if (flt.operator is None) != (flt.value is None):
+        raise Invalid("operator and value: give both, e.g. operator=>=&value=0.5")
+    if flt.operator is not None and flt.operator not in _OPERATORS:
+        raise Invalid(f"operator: must be one of {' '.join(_OPERATORS)}")
+
+
+def score_query(project_id: str, flt: ScoreFilter) -> Select[Score]:
+    check(flt)
+    stmt = select(Score).where(Score.project_id == project_id)
+    if flt.name is not None:
+        stmt = stmt.where(Score.name == flt.name)
+    if flt.names:
+        stmt = stmt.where(Score.name.in_(flt.names))
+    if flt.source is not None:
+        stmt = stmt.where(Score.source == flt.source)
+    if flt.data_type is not None:
+        stmt = stmt.where(Score.data_type == flt.data_type)
+    if flt.config_id is not None:
+        stmt = stmt.where(Score.config_id == flt.config_id)
+    if flt.queue_id is not None:
+        stmt = stmt.where(Score.queue_id == flt.queue_id)
+    if flt.author_user_id is not None:
+        stmt = stmt.where(Score.author_user_id == flt.author_user_id)
+    if flt.trace_id is not None:
+        stmt = stmt.where(Score.trace_id == flt.trace_id)
+    if flt.observation_id is not None:
+        stmt = stmt.where(Score.observation_id == flt.observation_id)
+    if flt.session_id is not None:
+        stmt = stmt.where(Score.session_id == flt.session_id)
+    if flt.score_ids:
+        stmt = stmt.where(Score.id.in_(flt.score_ids))
+    if flt.environments:
+        stmt = stmt.where(Score.environment.in_(flt.environments))
+    if flt.from_timestamp is not None:
+        stmt = stmt.where(Score.timestamp >= flt.from_timestamp)
+    if flt.to_timestamp is not None:
+        stmt = stmt.where(Score.timestamp < flt.to_timestamp)
+    if flt.operator is not None and flt.value is not None:
+        stmt = stmt.where(getattr(Score.value, _OPERATORS[flt.operator])(flt.value))
+    if flt.string_value is not None:
+        stmt = stmt.where(Score.string_value == flt.string_value)
+    if flt.user_id is not None:
+        stmt = stmt.where(
+            exists().where(
+                Trace.project_id == Score.project_id,
+                Trace.id == Score.trace_id,
+                Trace.user_id == flt.user_id,
+            )
+        )
+    for tag in flt.trace_tags:
+        stmt = stmt.where(
+            exists().where(
+                TraceTag.project_id == Score.project_id,
+                TraceTag.trace_id == Score.trace_id,
+                TraceTag.tag == tag,
+            )
+        )
+    return stmt
+
+
+def list_page(
+    session: Session, project_id: str, flt: ScoreFilter, *, page: int, limit: int
+) -> tuple[list[Score], int]:
+    if page < 1 or not 1 <= limit <= 100:
+        raise Invalid("page must be >= 1 and limit between 1 and 100")
+    base = score_query(project_id, flt)
+    rows = list(
+        session.scalars(
+            base.order_by(Score.timestamp.desc(), Score.id.desc())
+            .limit(limit)
+            .offset((page - 1) * limit)
+        )
+    )
+    if page == 1 and len(rows) < limit:
+        total = len(rows)
+    else:
+        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    return rows, total
+
+
+def _encode(score: Score) -> str:
+    raw = json.dumps([score.timestamp.isoformat(), score.id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        stamp, score_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return datetime.fromisoformat(stamp), str(score_id)
+    except (ValueError, TypeError):
+        raise Invalid("cursor: not a cursor returned by this endpoint") from None
+
+
+def list_cursor(
+    session: Session, project_id: str, flt: ScoreFilter, *, cursor: str | None, limit: int
+) -> tuple[list[Score], str | None]:
+    if not 1 <= limit <= 100:
+        raise Invalid("limit must be between 1 and 100")
+    stmt = score_query(project_id, flt)
+    if cursor:
+        stamp, score_id = _decode(cursor)
+        stmt = stmt.where(
+            or_(Score.timestamp < stamp, and_(Score.timestamp == stamp, Score.id < score_id))
+        )
+    rows = list(
+        session.scalars(stmt.order_by(Score.timestamp.desc(), Score.id.desc()).limit(limit + 1))
+    )
+    next_cursor = _encode(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    score: Score
+    author_email: str | None
+    config_name: str | None
+    trace_name: str | None
+    user_id: str | None
+    trace_tags: list[str] | None
+
+
+def export_rows(session: Session, project_id: str, flt: ScoreFilter) -> Iterator[tuple[Any, ...]]:
+    """Rows for export, streamed from a server-side cursor (constant memory)."""
+    from tracemark.db.models import ScoreConfig
+
+    base = score_query(project_id, flt).subquery()
+    scored = select(
+        base,
+        User.email,
+        ScoreConfig.name,
+        Trace.name,
+        Trace.user_id,
+        Trace.tags,
+    ).select_from(base)
+    scored = scored.outerjoin(User, User.id == base.c.author_user_id)
+    scored = scored.outerjoin(ScoreConfig, ScoreConfig.id == base.c.config_id)
+    scored = scored.outerjoin(
+        Trace, and_(Trace.project_id == base.c.project_id, Trace.id == base.c.trace_id)
+    )
+    scored = scored.order_by(base.c.timestamp, base.c.id)
+    result = session.execute(scored, execution_options={"yield_per": 2000, "stream_results": True})
+    yield from result
