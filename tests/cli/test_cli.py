@@ -151,6 +151,8 @@ def test_demo_is_idempotent(run, db: Database) -> None:  # type: ignore[no-untyp
     assert "200 demo traces added" in first.output
     with db.read() as session:
         before = session.execute(text("SELECT count(*) FROM observations")).scalar()
+    with db.read() as session:
+        scores_before = session.execute(text("SELECT count(*) FROM score_history")).scalar()
     second = run("demo")
     assert second.exit_code == 0
     assert "traces added" not in second.output
@@ -164,6 +166,28 @@ def test_demo_is_idempotent(run, db: Database) -> None:  # type: ignore[no-untyp
         assert session.execute(text("SELECT count(*) FROM observations")).scalar() == before
         errors = session.execute(text("SELECT count(*) FROM traces WHERE level = 'ERROR'")).scalar()
         assert errors and errors > 0
+        configs = session.execute(text("SELECT data_type FROM score_configs")).scalars().all()
+        assert sorted(configs) == ["BOOLEAN", "CATEGORICAL", "NUMERIC", "TEXT"]
+        by_source = dict(
+            session.execute(text("SELECT source, count(*) FROM scores GROUP BY source")).all()
+        )
+        assert by_source["EVAL"] > 100 and by_source["ANNOTATION"] > 50
+        annotators = session.execute(
+            text("SELECT count(DISTINCT author_user_id) FROM scores WHERE source = 'ANNOTATION'")
+        ).scalar()
+        assert annotators == 2
+        # The two annotators reviewed some traces in common, and disagree on some of them.
+        disagreements = session.execute(
+            text(
+                "SELECT count(*) FROM scores a JOIN scores b ON a.trace_id = b.trace_id "
+                "AND a.config_id = b.config_id AND a.author_user_id < b.author_user_id "
+                "WHERE a.source = 'ANNOTATION' AND b.source = 'ANNOTATION' "
+                "AND a.string_value <> b.string_value"
+            )
+        ).scalar()
+        assert disagreements and disagreements > 0
+        history = session.execute(text("SELECT count(*) FROM score_history")).scalar()
+        assert history == scores_before  # re-running wrote no score changes
 
 
 def test_db_commands(run) -> None:  # type: ignore[no-untyped-def]

@@ -31,6 +31,8 @@ def demo(
         info = demo_service.ensure_demo_accounts(session)
     with db.write() as session:
         added = demo_service.ensure_demo_traces(session, info.project_id)
+    with db.write() as session:
+        demo_service.ensure_demo_scores(session, info.project_id)
     db.dispose()
     base = settings.base_url
     click.echo(

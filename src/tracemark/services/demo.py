@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import random
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracemark.db.base import utcnow
-from tracemark.db.models import ApiKey, Role, Trace
+from tracemark.db.models import ApiKey, Role, ScoreConfig, Trace
 from tracemark.ingest.langfuse import parse_ingestion
-from tracemark.services import accounts, credentials, ingest
-from tracemark.services.demo_traces import demo_ingestion_payloads
+from tracemark.services import accounts, credentials, ingest, score_configs, scores
+from tracemark.services.demo_traces import FLAWED_ANSWER_HINTS, QUESTIONS, demo_ingestion_payloads
 
 DEMO_PROJECT = "Demo project"
 DEMO_EMAIL = "demo@tracemark.local"
@@ -86,3 +89,153 @@ def ensure_demo_traces(session: Session, project_id: str) -> int:
         added += len({t.id for t in parsed.batch.traces})
         assert not result.unresolved_observations
     return added
+
+
+DEMO_CONFIGS: tuple[dict[str, Any], ...] = (
+    {
+        "name": "correctness",
+        "dataType": "CATEGORICAL",
+        "description": "Is the answer factually right **according to the knowledge base**?",
+        "categories": [
+            {"label": "incorrect", "value": 0},
+            {"label": "partially correct", "value": 1},
+            {"label": "correct", "value": 2},
+        ],
+    },
+    {
+        "name": "helpfulness",
+        "dataType": "NUMERIC",
+        "minValue": 1,
+        "maxValue": 5,
+        "description": "1 = useless, 5 = solves the customer's problem completely.",
+    },
+    {
+        "name": "grounded",
+        "dataType": "BOOLEAN",
+        "description": "Every claim is supported by the retrieved documents.",
+    },
+    {"name": "notes", "dataType": "TEXT", "description": "Anything the team should know."},
+)
+_IDS = uuid.UUID("5f0c1f52-1f7e-4c55-9e39-3a1f0b2f6d11")
+_FLAWED_ANSWERS = {QUESTIONS[i].answer for i in FLAWED_ANSWER_HINTS}
+
+
+def _score_id(*parts: object) -> str:
+    return uuid.uuid5(_IDS, "/".join(str(p) for p in parts)).hex
+
+
+def ensure_demo_scores(session: Session, project_id: str) -> int:
+    """Score configs of each type, EVAL scores from a judge, two annotators who sometimes disagree.
+
+    Score ids are deterministic, so running it again changes nothing. Returns the score count.
+    """
+    configs: dict[str, ScoreConfig] = {}
+    for body in DEMO_CONFIGS:
+        existing = session.scalar(
+            select(ScoreConfig).where(
+                ScoreConfig.project_id == project_id, ScoreConfig.name_key == body["name"]
+            )
+        )
+        configs[body["name"]] = existing or score_configs.create(session, project_id, body)
+    rows = session.execute(
+        select(Trace.id, Trace.output, Trace.timestamp)
+        .where(Trace.project_id == project_id)
+        .order_by(Trace.timestamp, Trace.id)
+    ).all()
+    rng = random.Random(11)
+    judge: list[scores.ScoreInput] = []
+    human: dict[str, list[scores.ScoreInput]] = {email: [] for email, _ in DEMO_ANNOTATORS}
+    for index, (trace_id, output, timestamp) in enumerate(rows):
+        answer = output.get("answer") if isinstance(output, dict) else None
+        flawed = answer in _FLAWED_ANSWERS
+        truth = (
+            "incorrect"
+            if flawed and rng.random() < 0.7
+            else (
+                "partially correct"
+                if flawed
+                else ("correct" if rng.random() < 0.85 else "partially correct")
+            )
+        )
+        if rng.random() < 0.85:
+            guess = (
+                truth
+                if rng.random() < 0.8
+                else rng.choice(["correct", "partially correct", "incorrect"])
+            )
+            judge.append(
+                scores.ScoreInput(
+                    {
+                        "id": _score_id("judge", trace_id),
+                        "traceId": trace_id,
+                        "name": "correctness",
+                        "value": guess,
+                        "dataType": "CATEGORICAL",
+                        "source": "EVAL",
+                        "comment": "LLM judge verdict",
+                        "timestamp": timestamp.isoformat(),
+                        "metadata": {
+                            "evaluator": "gpt-4o-judge",
+                            "version": "v3" if index % 3 else "v2",
+                        },
+                    }
+                )
+            )
+            judge.append(
+                scores.ScoreInput(
+                    {
+                        "id": _score_id("judge-helpfulness", trace_id),
+                        "traceId": trace_id,
+                        "name": "judge-helpfulness",
+                        "value": float(rng.randint(2 if flawed else 3, 5)),
+                        "source": "EVAL",
+                        "timestamp": timestamp.isoformat(),
+                        "metadata": {"evaluator": "gpt-4o-judge", "version": "v3"},
+                    }
+                )
+            )
+        # Ana reviews every 5th trace, Ben every 4th: they overlap on every 20th.
+        for email, step in (("ana@tracemark.local", 5), ("ben@tracemark.local", 4)):
+            if index % step:
+                continue
+            verdict = (
+                truth
+                if rng.random() < 0.8
+                else rng.choice(["correct", "partially correct", "incorrect"])
+            )
+            helpful = max(
+                1, min(5, (2 if verdict == "incorrect" else 4) + rng.choice((-1, 0, 0, 1)))
+            )
+            base = {"traceId": trace_id, "source": "ANNOTATION", "timestamp": timestamp.isoformat()}
+            human[email] += [
+                scores.ScoreInput(
+                    {**base, "configId": configs["correctness"].id, "value": verdict}
+                ),
+                scores.ScoreInput(
+                    {**base, "configId": configs["helpfulness"].id, "value": helpful}
+                ),
+                scores.ScoreInput(
+                    {**base, "configId": configs["grounded"].id, "value": not flawed}
+                ),
+            ]
+            if flawed and rng.random() < 0.5:
+                human[email].append(
+                    scores.ScoreInput(
+                        {
+                            **base,
+                            "configId": configs["notes"].id,
+                            "value": "Contradicts the knowledge base; check the policy numbers.",
+                        }
+                    )
+                )
+    written = scores.write_scores(session, project_id, judge, scores.Actor())
+    total = written.accepted
+    for email, inputs in human.items():
+        annotator = accounts.require_user_by_email(session, email)
+        result = scores.write_scores(
+            session, project_id, inputs, scores.Actor(user_id=annotator.id)
+        )
+        if result.errors:
+            raise RuntimeError(f"demo scores rejected: {next(iter(result.errors.values()))}")
+        total += result.accepted
+    return total
