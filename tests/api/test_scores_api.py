@@ -539,3 +539,31 @@ def test_comments(app_client: TestClient, project: ProjectFixture, db: Database)
         headers=headers,
     )
     assert empty.status_code == 400 and "content" in empty.json()["message"]
+
+
+def test_one_id_twice_in_a_batch_last_wins_and_history_says_so(
+    app_client: TestClient, project: ProjectFixture
+) -> None:
+    def send(*comments: str) -> None:
+        batch = [
+            {"id": "dup-1", "traceId": "t1", "name": "n", "value": 0.5, "comment": c}
+            for c in comments
+        ]
+        response = app_client.post("/api/public/scores", json=batch, auth=project.auth)
+        assert response.status_code == 202, response.text
+
+    def state() -> tuple[str, list[tuple[str, str | None, str | None]]]:
+        score = app_client.get("/api/public/v2/scores/dup-1", auth=project.auth).json()
+        history = app_client.get("/api/public/scores/dup-1/history", auth=project.auth).json()
+        changes = [(h["action"], h["oldComment"], h["newComment"]) for h in history["data"]]
+        return score["comment"], changes
+
+    send("a", "b")  # a new id, twice
+    assert state() == ("b", [("CREATE", None, "a"), ("UPDATE", "a", "b")])
+    send("c", "b")  # a stored id, changed and changed back within one batch
+    assert state() == (
+        "b",
+        [("CREATE", None, "a"), ("UPDATE", "a", "b"), ("UPDATE", "b", "c"), ("UPDATE", "c", "b")],
+    )
+    listing = app_client.get("/api/public/v2/scores", auth=project.auth).json()
+    assert [s["id"] for s in listing["data"]] == ["dup-1"]

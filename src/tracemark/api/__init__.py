@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from tracemark.api import (
+    annotation_queues,
     comments,
     health,
     ingestion,
@@ -32,6 +33,7 @@ def public_router() -> APIRouter:
     router.include_router(score_configs.router)
     router.include_router(scores.router)
     router.include_router(comments.router)
+    router.include_router(annotation_queues.router)
     return router
 
 

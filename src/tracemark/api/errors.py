@@ -91,6 +91,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def _database_busy(request: Request, exc: OperationalError) -> Response:
         # Locked or unreachable database: a retryable condition, never a 500.
+        text = str(exc.orig).lower()
+        if "syntax error" in text or "no such" in text:
+            return await _unexpected(request, exc)
         log.warning("database unavailable on %s: %s", request.url.path, str(exc.orig)[:200])
         return error_response(
             request,

@@ -115,9 +115,7 @@ def _ingest(db: Database, caller: Principal, body: bytes) -> dict[str, Any]:
             )
     return {
         "successes": [
-            {"id": event_id, "status": 201}
-            for event_id in successes
-            if event_id not in failed
+            {"id": event_id, "status": 201} for event_id in successes if event_id not in failed
         ],
         "errors": [
             {"id": e.id, "status": e.status, "message": e.message, "error": e.error} for e in errors

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -315,101 +315,152 @@ def list_scores_v3(
         )
 
 
-EXPORT_COLUMNS = [
-    "id",
-    "timestamp",
-    "name",
-    "dataType",
-    "value",
-    "stringValue",
-    "source",
-    "comment",
-    "metadata",
-    "authorUserId",
-    "authorEmail",
-    "configId",
-    "configName",
-    "queueId",
-    "traceId",
-    "observationId",
-    "sessionId",
-    "traceName",
-    "userId",
-    "traceTags",
-    "environment",
-]
+EXPORT_COLUMNS = list(score_queries.EXPORT_COLUMNS)
+_TIMESTAMP = EXPORT_COLUMNS.index("timestamp")
+_METADATA = EXPORT_COLUMNS.index("metadata")
 
 
-def _export_record(row: Any) -> dict[str, Any]:
-    mapping = row._mapping
-    return {
-        "id": mapping["id"],
-        "timestamp": iso(as_utc(mapping["timestamp"])),
-        "name": mapping["name"],
-        "dataType": mapping["data_type"],
-        "value": mapping["value"],
-        "stringValue": mapping["string_value"],
-        "source": mapping["source"],
-        "comment": mapping["comment"],
-        "metadata": mapping["metadata"] or {},
-        "authorUserId": mapping["author_user_id"],
-        "authorEmail": row[-5],
-        "configId": mapping["config_id"],
-        "configName": row[-4],
-        "queueId": mapping["queue_id"],
-        "traceId": mapping["trace_id"],
-        "observationId": mapping["observation_id"],
-        "sessionId": mapping["session_id"],
-        "traceName": row[-3],
-        "userId": row[-2],
-        "traceTags": row[-1],
-        "environment": mapping["environment"],
-    }
+def _export_record(row: Sequence[Any]) -> dict[str, Any]:
+    record = dict(zip(EXPORT_COLUMNS, row, strict=True))
+    record["timestamp"] = iso(as_utc(row[_TIMESTAMP]))
+    record["metadata"] = row[_METADATA] or {}
+    return record
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+# CSV from SQLite reads timestamp, metadata and traceTags as stored text. Timestamps are
+# stored as naive UTC 'YYYY-MM-DD HH:MM:SS.ffffff'; JSON as written by the engine's
+# json_serializer (db.engine.dump_json: json.dumps with ensure_ascii=False), which is already
+# the text _csv_cell prints for the parsed value. Anything else takes the parsing path, so the
+# output is the same as with parsed values.
+
+
+def _stored_timestamp(text: str) -> str | None:
+    if len(text) == 26 and text[10] == " " and text[19] == ".":
+        return f"{text[:10]}T{text[11:23]}Z"
+    return iso(as_utc(datetime.fromisoformat(text)))
+
+
+def _stored_metadata(text: str | None) -> Any:
+    if text is not None and text[:1] == "{" and "\\u" not in text:
+        return text
+    return _csv_cell((None if text is None else json.loads(text)) or {})
+
+
+def _stored_tags(text: str | None) -> Any:
+    if text is not None and text[:1] == "[" and "\\u" not in text:
+        return text
+    return _csv_cell(None if text is None else json.loads(text))
+
+
+def _csv_rows(rows: Sequence[Sequence[Any]], stored_text: bool) -> Iterator[tuple[Any, ...]]:
+    """CSV cells of export rows: None -> "", floats by repr (csv does both), JSON as text."""
+    for (
+        score_id,
+        timestamp,
+        name,
+        data_type,
+        value,
+        string_value,
+        source,
+        comment,
+        metadata,
+        author_user_id,
+        author_email,
+        config_id,
+        config_name,
+        queue_id,
+        trace_id,
+        observation_id,
+        session_id,
+        trace_name,
+        user_id,
+        trace_tags,
+        environment,
+    ) in rows:
+        if stored_text:
+            stamp, meta, tags = (
+                _stored_timestamp(timestamp),
+                _stored_metadata(metadata),
+                _stored_tags(trace_tags),
+            )
+        else:
+            stamp, meta, tags = (
+                iso(as_utc(timestamp)),
+                _csv_cell(metadata or {}),
+                _csv_cell(trace_tags),
+            )
+        yield (
+            score_id,
+            stamp,
+            name,
+            data_type,
+            value,
+            string_value,
+            source,
+            comment,
+            meta,
+            author_user_id,
+            author_email,
+            config_id,
+            config_name,
+            queue_id,
+            trace_id,
+            observation_id,
+            session_id,
+            trace_name,
+            user_id,
+            tags,
+            environment,
+        )
 
 
 def _export_stream(
     db: Database, project_id: str, flt: score_queries.ScoreFilter, fmt: str
 ) -> Iterator[bytes]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer) if fmt == "csv" else None
+    stored_text = fmt == "csv" and db.is_sqlite
+
+    def flush() -> bytes:
+        data = buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+        return data
+
     with db.read() as session:
-        rows = score_queries.export_rows(session, project_id, flt)
-        if writer is not None:
+        partitions = score_queries.export_rows(session, project_id, flt, stored_text=stored_text)
+        if fmt == "csv":
+            writer = csv.writer(buffer)
             writer.writerow(EXPORT_COLUMNS)
-        elif fmt == "json":
-            buffer.write("[")
-        first = True
-        for count, row in enumerate(rows, start=1):
-            record = _export_record(row)
-            if writer is not None:
-                writer.writerow(_csv_cells(record))
-            elif fmt == "jsonl":
-                buffer.write(json.dumps(record, ensure_ascii=False))
-                buffer.write("\n")
-            else:
-                buffer.write(("" if first else ",\n") + json.dumps(record, ensure_ascii=False))
-            first = False
-            if count % 1000 == 0:
-                yield buffer.getvalue().encode()
-                buffer.seek(0)
-                buffer.truncate()
-        if fmt == "json":
-            buffer.write("]\n")
-        yield buffer.getvalue().encode()
-
-
-def _csv_cells(record: dict[str, Any]) -> list[Any]:
-    cells = []
-    for column in EXPORT_COLUMNS:
-        value = record[column]
-        if isinstance(value, dict | list):
-            value = json.dumps(value, ensure_ascii=False)
-        elif value is None:
-            value = ""
-        elif isinstance(value, float):
-            value = repr(value)
-        cells.append(value)
-    return cells
+            for rows in partitions:
+                writer.writerows(_csv_rows(rows, stored_text))
+                yield flush()
+        else:
+            if fmt == "json":
+                buffer.write("[")
+            first = True
+            for rows in partitions:
+                for row in rows:
+                    text = json.dumps(_export_record(row), ensure_ascii=False)
+                    if fmt == "jsonl":
+                        buffer.write(text)
+                        buffer.write("\n")
+                    else:
+                        buffer.write(("" if first else ",\n") + text)
+                    first = False
+                yield flush()
+            if fmt == "json":
+                buffer.write("]\n")
+        yield flush()
 
 
 _MEDIA = {

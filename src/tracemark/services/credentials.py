@@ -62,6 +62,13 @@ class _VerifiedCache:
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
+        self._verifying: dict[str, threading.Lock] = {}
+
+    def verifying(self, credential_id: str) -> threading.Lock:
+        """One Argon2 check per credential at a time: each check takes 64 MiB of memory, and
+        concurrent first requests with the same key then find the result cached."""
+        with self._lock:
+            return self._verifying.setdefault(credential_id, threading.Lock())
 
     def seen(self, credential_id: str, secret: str) -> bool:
         key = (credential_id, hashlib.sha256(secret.encode()).hexdigest())
@@ -199,10 +206,11 @@ def _authenticate_key(db: Database, public: str, secret: str) -> Principal:
             raise Unauthorized("invalid credentials: unknown public key")
         if key.revoked_at is not None:
             raise Unauthorized("invalid credentials: this API key was revoked")
-        if not _verified.seen(key.id, secret):
-            if not verify_slow_hash(key.secret_hash, secret):
-                raise Unauthorized("invalid credentials: wrong secret key")
-            _verified.remember(key.id, secret)
+        with _verified.verifying(key.id):
+            if not _verified.seen(key.id, secret):
+                if not verify_slow_hash(key.secret_hash, secret):
+                    raise Unauthorized("invalid credentials: wrong secret key")
+                _verified.remember(key.id, secret)
         key_id, project_id, last_used = key.id, key.project_id, key.last_used_at
     _touch(db, ApiKey, key_id, last_used)
     return Principal(project_id=project_id, role=API_KEY_ROLE, kind="api_key", credential_id=key_id)
@@ -216,10 +224,11 @@ def _authenticate_token(db: Database, value: str) -> Principal:
         token = session.scalar(select(PersonalToken).where(PersonalToken.lookup == lookup))
         if token is None or token.revoked_at is not None:
             raise Unauthorized("invalid credentials: unknown or revoked token")
-        if not _verified.seen(token.id, secret):
-            if not verify_slow_hash(token.token_hash, secret):
-                raise Unauthorized("invalid credentials: unknown or revoked token")
-            _verified.remember(token.id, secret)
+        with _verified.verifying(token.id):
+            if not _verified.seen(token.id, secret):
+                if not verify_slow_hash(token.token_hash, secret):
+                    raise Unauthorized("invalid credentials: unknown or revoked token")
+                _verified.remember(token.id, secret)
         user = session.get(User, token.user_id)
         assert user is not None
         role = accounts.role_in_project(session, user, token.project_id)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Row, Select, String, and_, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from tracemark.db.models import Score, ScoreDataType, ScoreSource, Trace, TraceTag, User
@@ -175,24 +175,87 @@ class ExportRow:
     trace_tags: list[str] | None
 
 
-def export_rows(session: Session, project_id: str, flt: ScoreFilter) -> Iterator[tuple[Any, ...]]:
-    """Rows for export, streamed from a server-side cursor (constant memory)."""
+EXPORT_COLUMNS = (
+    "id",
+    "timestamp",
+    "name",
+    "dataType",
+    "value",
+    "stringValue",
+    "source",
+    "comment",
+    "metadata",
+    "authorUserId",
+    "authorEmail",
+    "configId",
+    "configName",
+    "queueId",
+    "traceId",
+    "observationId",
+    "sessionId",
+    "traceName",
+    "userId",
+    "traceTags",
+    "environment",
+)
+EXPORT_PARTITION = 2000
+
+
+def export_query(project_id: str, flt: ScoreFilter, *, stored_text: bool = False) -> Select[Any]:
+    """The export's columns, in the order of EXPORT_COLUMNS, oldest first.
+
+    With `stored_text` (for SQLite) timestamp, metadata and traceTags come back as the text the
+    database holds, without parsing it into datetimes, dicts and lists.
+    """
     from tracemark.db.models import ScoreConfig
 
     base = score_query(project_id, flt).subquery()
-    scored = select(
-        base,
-        User.email,
-        ScoreConfig.name,
-        Trace.name,
-        Trace.user_id,
-        Trace.tags,
-    ).select_from(base)
-    scored = scored.outerjoin(User, User.id == base.c.author_user_id)
-    scored = scored.outerjoin(ScoreConfig, ScoreConfig.id == base.c.config_id)
-    scored = scored.outerjoin(
-        Trace, and_(Trace.project_id == base.c.project_id, Trace.id == base.c.trace_id)
+    c = base.c
+
+    def stored(column: Any) -> Any:
+        return type_coerce(column, String) if stored_text else column
+
+    stmt = (
+        select(
+            c.id,
+            stored(c.timestamp),
+            c.name,
+            c.data_type,
+            c.value,
+            c.string_value,
+            c.source,
+            c.comment,
+            stored(c["metadata"]),
+            c.author_user_id,
+            User.email,
+            c.config_id,
+            ScoreConfig.name,
+            c.queue_id,
+            c.trace_id,
+            c.observation_id,
+            c.session_id,
+            Trace.name,
+            Trace.user_id,
+            stored(Trace.tags),
+            c.environment,
+        )
+        .select_from(base)
+        .outerjoin(User, User.id == c.author_user_id)
+        .outerjoin(ScoreConfig, ScoreConfig.id == c.config_id)
+        .outerjoin(Trace, and_(Trace.project_id == c.project_id, Trace.id == c.trace_id))
     )
-    scored = scored.order_by(base.c.timestamp, base.c.id)
-    result = session.execute(scored, execution_options={"yield_per": 2000, "stream_results": True})
-    yield from result
+    return stmt.order_by(c.timestamp, c.id)
+
+
+def export_rows(
+    session: Session, project_id: str, flt: ScoreFilter, *, stored_text: bool = False
+) -> Iterator[Sequence[Row[Any]]]:
+    """Export rows (see export_query) in partitions, from a server-side cursor (constant memory).
+
+    Core rows, not ORM: the ORM's per-row loading would cost more than the query.
+    """
+    connection = session.connection().execution_options(
+        stream_results=True, yield_per=EXPORT_PARTITION
+    )
+    result = connection.execute(export_query(project_id, flt, stored_text=stored_text))
+    yield from result.partitions()

@@ -10,7 +10,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, insert, select, update
@@ -280,9 +280,17 @@ def validate(
     }
 
 
+_Values = tuple[float | None, str | None, str | None]  # value, string_value, comment
+
+
+def _values(row: Mapping[str, Any]) -> _Values:
+    return row["value"], row["string_value"], row["comment"]
+
+
 def _history(
-    row: dict[str, Any], action: str, actor: Actor, old: Score | None, now: datetime
+    row: dict[str, Any], action: str, actor: Actor, old: _Values | None, now: datetime
 ) -> dict[str, Any]:
+    old_value, old_string, old_comment = old or (None, None, None)
     return {
         "id": uuid.uuid4().hex,
         "score_id": row["id"],
@@ -290,9 +298,9 @@ def _history(
         "changed_at": now,
         "changed_by_user_id": actor.user_id,
         "changed_by_key_id": actor.key_id,
-        "old_value": old.value if old else None,
-        "old_string_value": old.string_value if old else None,
-        "old_comment": old.comment if old else None,
+        "old_value": old_value,
+        "old_string_value": old_string,
+        "old_comment": old_comment,
         "new_value": row.get("value"),
         "new_string_value": row.get("string_value"),
         "new_comment": row.get("comment"),
@@ -408,14 +416,17 @@ def write_scores(
             row["author_user_id"] = stored.author_user_id or row["author_user_id"]
             row["created_at"] = stored.created_at
             row["updated_at"] = now
-            changed = (stored.value, stored.string_value, stored.comment) != (
-                row["value"],
-                row["string_value"],
-                row["comment"],
-            )
-            other_change = any(getattr(stored, k) != row[k] for k in _UPDATABLE)
+            # Compared with the state before this row: an earlier row of this batch, or stored.
+            previous = updates.get(stored.id)
+            if previous is not None:
+                old = _values(previous)
+                other_change = any(previous[k] != row[k] for k in _UPDATABLE)
+            else:
+                old = (stored.value, stored.string_value, stored.comment)
+                other_change = any(getattr(stored, k) != row[k] for k in _UPDATABLE)
+            changed = old != _values(row)
             if changed:
-                history.append(_history(row, "UPDATE", actor, stored, now))
+                history.append(_history(row, "UPDATE", actor, old, now))
             if changed or other_change:
                 updates[stored.id] = row
         else:
@@ -423,19 +434,27 @@ def write_scores(
             row["project_id"] = project_id
             row["created_at"] = now
             row["updated_at"] = now
-            if row["id"] in inserts:
-                # The same new id twice in one batch: the later one wins, as an update would.
-                inserts[row["id"]] = row
-            else:
-                inserts[row["id"]] = row
+            earlier = inserts.get(row["id"])
+            inserts[row["id"]] = row
+            if earlier is None:
                 history.append(_history(row, "CREATE", actor, None, now))
+            elif _values(earlier) != _values(row):
+                # The same new id twice in one batch: the later one wins, as an update would,
+                # and the history says so.
+                history.append(_history(row, "UPDATE", actor, _values(earlier), now))
         result.ids[position] = row["id"]
     if inserts:
         session.execute(insert(Score), list(inserts.values()))
     if updates:
         session.execute(update(Score), list(updates.values()))
     if history:
+        # History reads in (changed_at, id) order: several changes of one score in one batch
+        # get successive microseconds, so they read in the order they were sent.
+        per_score: dict[str, int] = {}
         for entry in history:
+            before = per_score.get(entry["score_id"], 0)
+            per_score[entry["score_id"]] = before + 1
+            entry["changed_at"] = now + timedelta(microseconds=before)
             entry["project_id"] = project_id
         session.execute(insert(ScoreChange), history)
     return result

@@ -10,6 +10,15 @@ from tracemark.db.models.accounts import (
     User,
     WebSession,
 )
+from tracemark.db.models.queues import (
+    AnnotationQueue,
+    ItemStatus,
+    QueueItem,
+    QueueMember,
+    QueueObjectType,
+    QueueWork,
+    WorkState,
+)
 from tracemark.db.models.scoring import (
     Comment,
     CommentObjectType,
@@ -30,9 +39,11 @@ from tracemark.db.models.tracing import (
 )
 
 __all__ = [
+    "AnnotationQueue",
     "ApiKey",
     "Comment",
     "CommentObjectType",
+    "ItemStatus",
     "LoginFailure",
     "Media",
     "MediaReference",
@@ -41,6 +52,10 @@ __all__ = [
     "Observation",
     "PersonalToken",
     "Project",
+    "QueueItem",
+    "QueueMember",
+    "QueueObjectType",
+    "QueueWork",
     "Role",
     "Score",
     "ScoreChange",
@@ -52,4 +67,5 @@ __all__ = [
     "TraceTag",
     "User",
     "WebSession",
+    "WorkState",
 ]
