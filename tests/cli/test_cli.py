@@ -187,7 +187,15 @@ def test_demo_is_idempotent(run, db: Database) -> None:  # type: ignore[no-untyp
         ).scalar()
         assert disagreements and disagreements > 0
         history = session.execute(text("SELECT count(*) FROM score_history")).scalar()
-        assert history == scores_before  # re-running wrote no score changes
+        assert history == scores_before
+        queue = session.execute(text("SELECT id, annotators_per_item FROM annotation_queues")).one()
+        assert queue[1] == 2
+        items = session.execute(
+            text("SELECT count(*) FROM annotation_queue_items WHERE queue_id = :q"), {"q": queue[0]}
+        ).scalar()
+        assert items == 30
+        members = session.execute(text("SELECT count(*) FROM annotation_queue_members")).scalar()
+        assert members == 3  # re-running wrote no score changes
 
 
 def test_db_commands(run) -> None:  # type: ignore[no-untyped-def]

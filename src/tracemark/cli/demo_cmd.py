@@ -33,13 +33,17 @@ def demo(
         added = demo_service.ensure_demo_traces(session, info.project_id)
     with db.write() as session:
         demo_service.ensure_demo_scores(session, info.project_id)
+    with db.write() as session:
+        queue_id = demo_service.ensure_demo_queue(session, info.project_id)
     db.dispose()
     base = settings.base_url
+    project_url = f"{base}/project/{info.project_id}"
     click.echo(
         "\n".join(
             [
                 "Tracemark demo is ready" + (f" ({added} demo traces added)." if added else "."),
                 f"  Open:      {base}/project/{info.project_id}",
+                f"  Annotate:  {project_url}/annotation-queues/{queue_id}/process",
                 f"  Log in:    {info.email} / {info.password}",
                 "  Annotators: "
                 + ", ".join(f"{email}" for email, _ in info.annotators)

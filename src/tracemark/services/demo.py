@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracemark.db.base import utcnow
-from tracemark.db.models import ApiKey, Role, ScoreConfig, Trace
+from tracemark.db.models import AnnotationQueue, ApiKey, Role, ScoreConfig, Trace
 from tracemark.ingest.langfuse import parse_ingestion
-from tracemark.services import accounts, credentials, ingest, score_configs, scores
+from tracemark.services import accounts, credentials, ingest, queues, score_configs, scores
 from tracemark.services.demo_traces import FLAWED_ANSWER_HINTS, QUESTIONS, demo_ingestion_payloads
 
 DEMO_PROJECT = "Demo project"
@@ -239,3 +239,56 @@ def ensure_demo_scores(session: Session, project_id: str) -> int:
             raise RuntimeError(f"demo scores rejected: {next(iter(result.errors.values()))}")
         total += result.accepted
     return total
+
+
+DEMO_QUEUE = "Weekly answer review"
+DEMO_QUEUE_GUIDELINES = """## What to check
+
+1. **Correctness**: compare the answer with the retrieved documents (open the *Detailed view*
+   to see them). A wrong policy number (return window, warranty length) is *incorrect*.
+2. **Helpfulness**: would the customer be able to act on it without asking again?
+3. **Grounded**: every claim must be backed by a retrieved document.
+
+Use *notes* for anything the team should fix in the knowledge base.
+"""
+
+
+def ensure_demo_queue(session: Session, project_id: str) -> str:
+    """A queue of the 30 newest traces, two annotators per item; returns its id."""
+    existing = session.scalar(
+        select(AnnotationQueue).where(
+            AnnotationQueue.project_id == project_id, AnnotationQueue.name_key == DEMO_QUEUE.lower()
+        )
+    )
+    if existing is not None:
+        return existing.id
+    config_ids = list(
+        session.scalars(
+            select(ScoreConfig.id)
+            .where(ScoreConfig.project_id == project_id)
+            .order_by(ScoreConfig.created_at, ScoreConfig.name_key)
+        )
+    )
+    members = [accounts.require_user_by_email(session, email).id for email, _ in DEMO_ANNOTATORS]
+    members.append(accounts.require_user_by_email(session, DEMO_EMAIL).id)
+    queue = queues.create_queue(
+        session,
+        project_id,
+        {
+            "name": DEMO_QUEUE,
+            "description": DEMO_QUEUE_GUIDELINES,
+            "scoreConfigIds": config_ids,
+            "annotatorsPerItem": 2,
+            "memberUserIds": members,
+        },
+    )
+    newest = session.scalars(
+        select(Trace.id)
+        .where(Trace.project_id == project_id)
+        .order_by(Trace.timestamp.desc(), Trace.id)
+        .limit(30)
+    ).all()
+    queues.add_items(
+        session, project_id, queue.id, [queues.ObjectRef("TRACE", trace_id) for trace_id in newest]
+    )
+    return queue.id
