@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracemark.db.models import Comment, CommentObjectType, Observation, Trace, TraceSession
 from tracemark.services.errors import Invalid, NotFound
+from tracemark.services.paging import count_rows
 
 MAX_LENGTH = 5000
 
@@ -80,5 +81,5 @@ def list_comments(
             base.order_by(Comment.created_at.desc()).limit(limit).offset((page - 1) * limit)
         )
     )
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    total = count_rows(session, base)
     return rows, total

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracemark.db.models import ModelPriceRow
 from tracemark.ingest import costs
 from tracemark.services.errors import NotFound
+from tracemark.services.paging import count_rows
 
 
 def create(session: Session, project_id: str, body: dict[str, Any]) -> ModelPriceRow:
@@ -37,7 +38,7 @@ def list_project(
             base.order_by(ModelPriceRow.created_at.desc()).limit(limit).offset((page - 1) * limit)
         )
     )
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    total = count_rows(session, base)
     return rows, total
 
 

@@ -32,6 +32,7 @@ from tracemark.db.models import (
 )
 from tracemark.services import score_configs, traces
 from tracemark.services.errors import Conflict, Invalid, NotFound
+from tracemark.services.paging import count_rows
 
 MAX_ANNOTATORS = 20
 DEFAULT_LEASE_SECONDS = 600
@@ -240,7 +241,7 @@ def list_queues(
         order.append(AnnotationQueue.id.in_(mine).desc())
     order += [AnnotationQueue.created_at.desc()]
     rows = list(session.scalars(base.order_by(*order).limit(limit).offset((page - 1) * limit)))
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    total = count_rows(session, base)
     ids = [q.id for q in rows]
     counts: dict[str, tuple[int, int]] = {}
     if ids:
@@ -663,7 +664,7 @@ def list_items(
             .offset((page - 1) * limit)
         )
     )
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    total = count_rows(session, base)
     return rows, total
 
 

@@ -7,13 +7,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracemark.db.base import utcnow
 from tracemark.db.models import ScoreConfig, ScoreDataType
 from tracemark.db.models.scoring import CONFIG_DATA_TYPES
 from tracemark.services.errors import Conflict, Invalid, NotFound
+from tracemark.services.paging import count_rows
 
 NAME_MAX = 35
 # Letters (any script), digits, underscore, space, period, parentheses, hyphen.
@@ -196,7 +197,7 @@ def list_configs(
             .offset((page - 1) * limit)
         )
     )
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    total = count_rows(session, base)
     return rows, total
 
 

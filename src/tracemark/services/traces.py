@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select
+from sqlalchemy import Select, and_, delete, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from tracemark.db.models import MediaReference, Observation, Trace, TraceSession, TraceTag
 from tracemark.ingest.records import Level, ObservationType
 from tracemark.services.errors import Invalid, NotFound
+from tracemark.services.paging import count_rows
 
 MAX_LIMIT = 1000
 
@@ -126,10 +127,7 @@ def list_traces(
         column.desc() if desc else column.asc(), Trace.id.desc() if desc else Trace.id.asc()
     )
     rows = list(session.scalars(ordered.limit(limit).offset((page - 1) * limit)))
-    if page == 1 and len(rows) < limit:
-        total = len(rows)
-    else:
-        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    total = len(rows) if page == 1 and len(rows) < limit else count_rows(session, base)
     return rows, total
 
 
@@ -240,10 +238,7 @@ def list_observations(
             .offset((page - 1) * limit)
         )
     )
-    if page == 1 and len(rows) < limit:
-        total = len(rows)
-    else:
-        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    total = len(rows) if page == 1 and len(rows) < limit else count_rows(session, base)
     return rows, total
 
 
@@ -317,7 +312,7 @@ def list_sessions(
             .offset((page - 1) * limit)
         )
     )
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    total = count_rows(session, base)
     return rows, total
 
 
