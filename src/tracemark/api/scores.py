@@ -211,6 +211,7 @@ class Scores(WireModel):
     meta: Meta
 
 
+@router.get("/scores", operation_id="scores_list_v1", response_model=Scores, responses=ERRORS)
 @router.get("/v2/scores", operation_id="scores_list_v2", response_model=Scores, responses=ERRORS)
 def list_scores(
     caller: Caller,

@@ -6,7 +6,7 @@ from typing import Any
 
 from tracemark.api.schemas.common import WireModel
 from tracemark.api.schemas.tracing import iso
-from tracemark.db.models import Comment, Score, ScoreChange, ScoreConfig
+from tracemark.db.models import Comment, Score, ScoreChange, ScoreConfig, ScoreDataType
 
 
 class Category(WireModel):
@@ -68,11 +68,16 @@ class ScoreOut(WireModel):
 
 
 def score_out(score: Score) -> ScoreOut:
+    value = score.value
+    if value is None and score.data_type == ScoreDataType.CATEGORICAL.value:
+        # A label without a config maps to no number. Langfuse answers 0 ("if no config is
+        # linked, defaults to 0"), and the SDKs' models require a number (3.x/4.x raise on null).
+        value = 0.0
     return ScoreOut(
         id=score.id,
         project_id=score.project_id,
         name=score.name,
-        value=score.value,
+        value=value,
         string_value=score.string_value,
         data_type=score.data_type,
         source=score.source,

@@ -93,7 +93,10 @@ def observation_out(obs: Observation) -> ObservationOut:
         output=obs.output,
         version=obs.version,
         metadata=obs.metadata_ or {},
-        usage=Usage(input=obs.input_tokens, output=obs.output_tokens, total=obs.total_tokens),
+        # Langfuse reports 0, not null, and the 3.x/4.x SDK models require numbers.
+        usage=Usage(
+            input=obs.input_tokens or 0, output=obs.output_tokens or 0, total=obs.total_tokens or 0
+        ),
         usage_details=obs.usage_details or {},
         cost_details=cost,
         level=obs.level,
@@ -161,7 +164,7 @@ def trace_out(trace: Trace, observations: list[Any], scores: list[Any]) -> Trace
         environment=trace.environment,
         html_path=f"/project/{trace.project_id}/traces/{trace.id}",
         latency=trace.latency,
-        total_cost=trace.total_cost,
+        total_cost=trace.total_cost or 0.0,  # the 2.x SDK's model requires a number
         level=trace.level,
         input_tokens=trace.input_tokens,
         output_tokens=trace.output_tokens,
