@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,7 +16,14 @@ from tracemark.api.schemas.scoring import ScoreConfigOut, ScoreOut, config_out, 
 from tracemark.api.schemas.tracing import Meta, iso, page_meta
 from tracemark.db.engine import Database
 from tracemark.db.models import AnnotationQueue, QueueItem, QueueWork, Role
-from tracemark.services import queue_objects, queue_work, queues, score_configs, traces
+from tracemark.services import (
+    queue_export,
+    queue_objects,
+    queue_work,
+    queues,
+    score_configs,
+    traces,
+)
 from tracemark.services.credentials import Principal
 from tracemark.services.errors import Forbidden, Invalid
 from tracemark.services.permissions import Permission, require
@@ -692,61 +695,14 @@ def progress(caller: Caller, db: DB, queue_id: str) -> ProgressOut:
         )
 
 
-def _export(db: Database, project_id: str, queue_id: str, fmt: str) -> Iterator[bytes]:
-    with db.read() as session:
-        _, names, rows = queue_work.results(session, project_id, queue_id)
-        columns = [
-            "itemId",
-            "objectType",
-            "objectId",
-            "annotatorId",
-            "annotatorEmail",
-            "status",
-            "completedAt",
-            "secondsSpent",
-        ]
-        for name in names:
-            columns += [name, f"{name} comment"]
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        if fmt == "csv":
-            writer.writerow(columns)
-        for row in rows:
-            record: dict[str, Any] = {
-                "itemId": row.item.id,
-                "objectType": row.item.object_type,
-                "objectId": row.item.object_id,
-                "annotatorId": row.user_id,
-                "annotatorEmail": row.email,
-                "status": row.state,
-                "completedAt": iso(row.completed_at),
-                "secondsSpent": row.seconds_spent,
-            }
-            for name in names:
-                record[name] = row.values.get(name)
-                record[f"{name} comment"] = row.comments.get(name)
-            if fmt == "csv":
-                writer.writerow(["" if record[c] is None else record[c] for c in columns])
-            else:
-                buffer.write(json.dumps(record, ensure_ascii=False) + "\n")
-            if buffer.tell() > 64_000:
-                yield buffer.getvalue().encode()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue().encode()
-
-
 @router.get("/{queue_id}/export", operation_id="annotation_queue_export", responses=ERRORS)
 def export(caller: Caller, db: DB, queue_id: str, format: str = "csv") -> StreamingResponse:
     """One row per item and annotator: status, each config's value and comment, time spent."""
     require(caller.role, Permission.READ)
-    if format not in ("csv", "jsonl"):
-        raise Invalid("format: must be csv or jsonl")
-    with db.read() as session:
-        queues.get_queue(session, caller.project_id, queue_id)
-    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    queue_export.check_format(format)
+    queue_export.check_queue(db, caller.project_id, queue_id)
     return StreamingResponse(
-        _export(db, caller.project_id, queue_id, format),
-        media_type=media,
+        queue_export.stream(db, caller.project_id, queue_id, format),
+        media_type=queue_export.MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="queue-{queue_id}.{format}"'},
     )

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from tracemark.config import Settings
-from tracemark.web import auth, common, projects
+from tracemark.web import auth, common, process, projects, queues
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -21,6 +21,8 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(auth.router)
     app.include_router(projects.router)
+    app.include_router(queues.router)
+    app.include_router(process.router)
 
     @app.exception_handler(common.LoginRequired)
     async def _login_required(request: Request, exc: common.LoginRequired) -> Response:

@@ -19,6 +19,7 @@ from tracemark.db.models import Role, User
 from tracemark.services import accounts, web_sessions
 from tracemark.services.errors import Forbidden, NotFound
 from tracemark.services.hashing import constant_time_equal, random_token
+from tracemark.web.markdown import render_markdown
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 SESSION_COOKIE = "tm_session"
@@ -33,7 +34,19 @@ def make_templates() -> Jinja2Templates:
     # Autoescaping is on for .html: trace content is untrusted and must stay inert.
     templates.env.autoescape = True
     templates.env.globals["version"] = __version__
+    templates.env.filters["markdown"] = render_markdown
+    templates.env.filters["segment"] = path_segment
     return templates
+
+
+def path_segment(value: object) -> str:
+    """Percent-encode a value for one URL path segment ('/' and '..' included).
+
+    Ids in URLs come from clients (trace ids are chosen by the SDK): they must not be able
+    to add path segments to a link.
+    """
+    text = quote(str(value), safe="")
+    return text.replace(".", "%2E") if text in (".", "..") else text
 
 
 def settings_of(request: Request) -> Settings:

@@ -8,6 +8,7 @@ from fastapi.responses import Response
 
 from tracemark.services import accounts
 from tracemark.web.common import CurrentUser, check_csrf, db_of, project_access, render
+from tracemark.web.queues import queue_rows
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
 
@@ -23,6 +24,8 @@ async def home(request: Request, user: CurrentUser) -> Response:
 
 
 @router.get("/project/{project_id}")
-async def project_overview(request: Request, user: CurrentUser, project_id: str) -> Response:
-    access = await run_in_threadpool(project_access, request, user, project_id)
-    return render(request, "project.html", {"access": access}, user=user)
+def project_overview(request: Request, user: CurrentUser, project_id: str) -> Response:
+    access = project_access(request, user, project_id)
+    with db_of(request).read() as session:
+        queue_list = queue_rows(session, access)
+    return render(request, "project.html", {"access": access, "queues": queue_list}, user=user)
