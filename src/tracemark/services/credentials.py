@@ -202,16 +202,17 @@ def _authenticate_key(db: Database, public: str, secret: str) -> Principal:
         )
     with db.read() as session:
         key = session.scalar(select(ApiKey).where(ApiKey.public_key == public))
-        if key is None:
-            raise Unauthorized("invalid credentials: unknown public key")
-        if key.revoked_at is not None:
-            raise Unauthorized("invalid credentials: this API key was revoked")
-        with _verified.verifying(key.id):
-            if not _verified.seen(key.id, secret):
-                if not verify_slow_hash(key.secret_hash, secret):
-                    raise Unauthorized("invalid credentials: wrong secret key")
-                _verified.remember(key.id, secret)
-        key_id, project_id, last_used = key.id, key.project_id, key.last_used_at
+    # The slow hash is checked after the read transaction has ended.
+    if key is None:
+        raise Unauthorized("invalid credentials: unknown public key")
+    if key.revoked_at is not None:
+        raise Unauthorized("invalid credentials: this API key was revoked")
+    with _verified.verifying(key.id):
+        if not _verified.seen(key.id, secret):
+            if not verify_slow_hash(key.secret_hash, secret):
+                raise Unauthorized("invalid credentials: wrong secret key")
+            _verified.remember(key.id, secret)
+    key_id, project_id, last_used = key.id, key.project_id, key.last_used_at
     _touch(db, ApiKey, key_id, last_used)
     return Principal(project_id=project_id, role=API_KEY_ROLE, kind="api_key", credential_id=key_id)
 
@@ -222,13 +223,15 @@ def _authenticate_token(db: Database, value: str) -> Principal:
     lookup, _, secret = value[len(TOKEN_PREFIX) :].partition(".")
     with db.read() as session:
         token = session.scalar(select(PersonalToken).where(PersonalToken.lookup == lookup))
-        if token is None or token.revoked_at is not None:
-            raise Unauthorized("invalid credentials: unknown or revoked token")
-        with _verified.verifying(token.id):
-            if not _verified.seen(token.id, secret):
-                if not verify_slow_hash(token.token_hash, secret):
-                    raise Unauthorized("invalid credentials: unknown or revoked token")
-                _verified.remember(token.id, secret)
+    # The slow hash is checked after the read transaction has ended.
+    if token is None or token.revoked_at is not None:
+        raise Unauthorized("invalid credentials: unknown or revoked token")
+    with _verified.verifying(token.id):
+        if not _verified.seen(token.id, secret):
+            if not verify_slow_hash(token.token_hash, secret):
+                raise Unauthorized("invalid credentials: unknown or revoked token")
+            _verified.remember(token.id, secret)
+    with db.read() as session:
         user = session.get(User, token.user_id)
         assert user is not None
         role = accounts.role_in_project(session, user, token.project_id)
