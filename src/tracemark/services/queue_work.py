@@ -121,19 +121,49 @@ def _candidates(
         )
         .scalar_subquery()
     )
-    stmt = select(QueueItem).where(
+    pending = (
         QueueItem.queue_id == queue.id,
         QueueItem.status == ItemStatus.PENDING.value,
         QueueItem.assignee_user_id == user_id if assigned else QueueItem.assignee_user_id.is_(None),
-        ~done_by_me,
-        QueueItem.completion_count + live_others < queue.annotators_per_item,
     )
-    stmt = stmt.order_by(QueueItem.priority.desc(), QueueItem.created_at, QueueItem.id).limit(
-        _CANDIDATES
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=QueueItem, skip_locked=skip_locked)
-    return list(session.scalars(stmt))
+    lock = session.get_bind().dialect.name == "postgresql"
+    # The order is priority descending, then oldest first. The index ix_queue_items_next holds
+    # (queue, status, assignee, priority, created_at, id) all ascending, so one ORDER BY
+    # priority DESC, created_at, id would sort every pending item of the queue (a million of
+    # them: seconds). Within one priority the index order is the wanted order, so the items
+    # are read one priority at a time, highest first, each read stopping after a few rows.
+    # Both ORDER BYs also name assignee_user_id, constant here: PostgreSQL follows an index's
+    # order only past columns fixed by `=`, and `assignee_user_id IS NULL` is not `=`.
+    found: list[QueueItem] = []
+    below: int | None = None
+    while len(found) < _CANDIDATES:
+        top = (
+            select(QueueItem.priority)
+            .where(*pending)
+            .order_by(QueueItem.assignee_user_id.desc(), QueueItem.priority.desc())
+            .limit(1)
+        )
+        if below is not None:
+            top = top.where(QueueItem.priority < below)
+        priority = session.scalar(top)
+        if priority is None:
+            break
+        stmt = (
+            select(QueueItem)
+            .where(
+                *pending,
+                QueueItem.priority == priority,
+                ~done_by_me,
+                QueueItem.completion_count + live_others < queue.annotators_per_item,
+            )
+            .order_by(QueueItem.assignee_user_id, QueueItem.created_at, QueueItem.id)
+            .limit(_CANDIDATES - len(found))
+        )
+        if lock:
+            stmt = stmt.with_for_update(of=QueueItem, skip_locked=skip_locked)
+        found += session.scalars(stmt)
+        below = priority
+    return found
 
 
 def _lease(
@@ -183,13 +213,16 @@ def next_item(session: Session, project_id: str, queue_id: str, worker: Worker) 
         item = session.get(QueueItem, held.item_id)
         if item is not None and item.status == ItemStatus.PENDING.value:
             return Leased(item, held, queue)
+    postgres = session.get_bind().dialect.name == "postgresql"
     for assigned in (True, False):
         for skip_locked in (True, False):
             for item in _candidates(
                 session, queue, worker.user_id, now, assigned=assigned, skip_locked=skip_locked
             ):
-                # The row is locked (PostgreSQL) or writes are serialized (SQLite): re-check.
-                if (
+                # PostgreSQL: the row is locked now, but the leases were counted before: re-check.
+                # SQLite: writes are serialized (BEGIN IMMEDIATE), so the candidate query's count,
+                # made in this transaction with this `now`, still holds.
+                if postgres and (
                     item.completion_count
                     + _live_leases_of_others(session, item.id, worker.user_id, now)
                     >= queue.annotators_per_item
@@ -197,7 +230,7 @@ def next_item(session: Session, project_id: str, queue_id: str, worker: Worker) 
                     continue
                 work = _lease(session, queue, item, worker.user_id, now)
                 return Leased(item, work, queue)
-            if session.get_bind().dialect.name != "postgresql":
+            if not postgres:
                 break
     return None
 

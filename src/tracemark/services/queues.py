@@ -523,10 +523,15 @@ def add_items_from_filter(
     if limit is not None:
         matching = matching.limit(limit)
     picked = matching.subquery()
+    # Random ids (and so a random order among these items, which share created_at), but with
+    # one random 8-hex-digit prefix per call: the new ids sit together in the primary key index,
+    # so 50,000 of them fill a few hundred new pages of it instead of dirtying nearly all of
+    # its pages (on SQLite a third of the statement's time, and all of it written at commit).
+    batch = literal(new_id()[:8], type_=String)
     item_id = (
-        func.md5(func.random().cast(String) + picked.c.id)
+        batch + func.substr(func.md5(func.random().cast(String) + picked.c.id), 1, 24)
         if dialect == "postgresql"
-        else func.lower(func.hex(func.randomblob(16)))
+        else batch + func.lower(func.hex(func.randomblob(12)))
     )
     now = utcnow()
     source = select(
