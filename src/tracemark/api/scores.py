@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -437,8 +438,12 @@ def _export_stream(
         buffer.truncate()
         return data
 
-    with db.read() as session:
-        partitions = score_queries.export_rows(session, project_id, flt, stored_text=stored_text)
+    with (
+        db.read() as session,
+        closing(
+            score_queries.export_rows(session, project_id, flt, stored_text=stored_text)
+        ) as partitions,
+    ):
         if fmt == "csv":
             writer = csv.writer(buffer)
             writer.writerow(EXPORT_COLUMNS)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, String, and_, exists, func, or_, select, type_coerce
+from sqlalchemy import Row, Select, String, and_, exists, or_, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from tracemark.db.models import Score, ScoreDataType, ScoreSource, Trace, TraceTag, User
 from tracemark.services.errors import Invalid
+from tracemark.services.paging import count_rows
 
 _OPERATORS = {
     "<": "__lt__",
@@ -115,7 +116,7 @@ def score_query(project_id: str, flt: ScoreFilter) -> Select[Score]:
     return stmt
 
 
-def _newest_first(session: Session, flt: ScoreFilter) -> tuple[Any, ...]:
+def newest_first(session: Session, flt: ScoreFilter) -> tuple[Any, ...]:
     """ORDER BY timestamp DESC, id DESC, spelled so that each engine plans it well.
 
     SQLite has no statistics (nothing runs ANALYZE), and then it prefers walking the
@@ -141,13 +142,10 @@ def list_page(
     base = score_query(project_id, flt)
     rows = list(
         session.scalars(
-            base.order_by(*_newest_first(session, flt)).limit(limit).offset((page - 1) * limit)
+            base.order_by(*newest_first(session, flt)).limit(limit).offset((page - 1) * limit)
         )
     )
-    if page == 1 and len(rows) < limit:
-        total = len(rows)
-    else:
-        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    total = len(rows) if page == 1 and len(rows) < limit else count_rows(session, base)
     return rows, total
 
 
@@ -176,7 +174,7 @@ def list_cursor(
         stmt = stmt.where(
             or_(Score.timestamp < stamp, and_(Score.timestamp == stamp, Score.id < score_id))
         )
-    rows = list(session.scalars(stmt.order_by(*_newest_first(session, flt)).limit(limit + 1)))
+    rows = list(session.scalars(stmt.order_by(*newest_first(session, flt)).limit(limit + 1)))
     next_cursor = _encode(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
@@ -215,13 +213,15 @@ EXPORT_COLUMNS = (
     "environment",
 )
 EXPORT_PARTITION = 2000
+EXPORT_SQLITE_CACHE = -8192  # KiB, for the export's SQLite connection
 
 
 def export_query(project_id: str, flt: ScoreFilter, *, stored_text: bool = False) -> Select[Any]:
     """The export's columns, in the order of EXPORT_COLUMNS, oldest first.
 
     With `stored_text` (for SQLite) timestamp, metadata and traceTags come back as the text the
-    database holds, without parsing it into datetimes, dicts and lists.
+    database holds, without parsing it into datetimes, dicts and lists. Otherwise timestamps
+    come back as plain datetimes (naive UTC on SQLite; readers convert with as_utc).
     """
     from tracemark.db.models import ScoreConfig
 
@@ -234,7 +234,7 @@ def export_query(project_id: str, flt: ScoreFilter, *, stored_text: bool = False
     stmt = (
         select(
             c.id,
-            stored(c.timestamp),
+            type_coerce(c.timestamp, String if stored_text else DateTime(timezone=True)),
             c.name,
             c.data_type,
             c.value,
@@ -265,13 +265,24 @@ def export_query(project_id: str, flt: ScoreFilter, *, stored_text: bool = False
 
 def export_rows(
     session: Session, project_id: str, flt: ScoreFilter, *, stored_text: bool = False
-) -> Iterator[Sequence[Row[Any]]]:
+) -> Generator[Sequence[Row[Any]], None, None]:
     """Export rows (see export_query) in partitions, from a server-side cursor (constant memory).
 
-    Core rows, not ORM: the ORM's per-row loading would cost more than the query.
+    Core rows, not ORM: the ORM's per-row loading would cost more than the query. Close the
+    generator before the session ends (contextlib.closing) so that it can clean up.
     """
-    connection = session.connection().execution_options(
-        stream_results=True, yield_per=EXPORT_PARTITION
-    )
-    result = connection.execute(export_query(project_id, flt, stored_text=stored_text))
-    yield from result.partitions()
+    connection = session.connection()
+    cache_size = None
+    if connection.dialect.name == "sqlite":
+        # An export reads each page once: the connection's page cache (64 MiB, see db.engine)
+        # would only fill up and keep the memory. Stream through a small one, then restore it.
+        cache_size = int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
+        connection.exec_driver_sql(f"PRAGMA cache_size={EXPORT_SQLITE_CACHE}")
+    try:
+        result = connection.execution_options(
+            stream_results=True, yield_per=EXPORT_PARTITION
+        ).execute(export_query(project_id, flt, stored_text=stored_text))
+        yield from result.partitions()
+    finally:
+        if cache_size is not None:
+            connection.exec_driver_sql(f"PRAGMA cache_size={cache_size}")
