@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, String, and_, exists, or_, select, type_coerce
+from sqlalchemy import DateTime, Row, Select, String, and_, exists, or_, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
