@@ -444,7 +444,8 @@ def write_scores(
                 history.append(_history(row, "UPDATE", actor, _values(earlier), now))
         result.ids[position] = row["id"]
     if inserts:
-        session.execute(insert(Score), list(inserts.values()))
+        # render_nulls: one executemany instead of a statement per distinct set of NULL columns.
+        session.execute(insert(Score).execution_options(render_nulls=True), list(inserts.values()))
     if updates:
         session.execute(update(Score), list(updates.values()))
     if history:
@@ -456,7 +457,7 @@ def write_scores(
             per_score[entry["score_id"]] = before + 1
             entry["changed_at"] = now + timedelta(microseconds=before)
             entry["project_id"] = project_id
-        session.execute(insert(ScoreChange), history)
+        session.execute(insert(ScoreChange).execution_options(render_nulls=True), history)
     return result
 
 

@@ -20,7 +20,7 @@ The queue's work (work rows, its scores and their history, item counters) and qu
 earlier from-filter runs are reset before each run, so every run starts from the same state.
 
 Usage:
-  python bench/queue.py [--engine sqlite|postgres|both] [--items 1000000] [--rounds 2000]
+  python bench/queues.py [--engine sqlite|postgres|both] [--items 1000000] [--rounds 2000]
       [--annotators 8] [--keep DIR]
 The loaded databases are kept (SQLite: a file under --keep, default /tmp/tracemark-queue-bench;
 PostgreSQL: database tm_queue_bench_<items>) and reused when they hold --items traces.
@@ -31,7 +31,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as `python bench/queue.py`, this file's folder comes first on the import path, where this
+# Run as `python bench/queues.py`, this file's folder comes first on the import path, where this
 # file would shadow the standard library's `queue` (psycopg imports it): move that folder last.
 sys.path.sort(key=lambda p: Path(p or ".").resolve() == Path(__file__).resolve().parent)
 
