@@ -1,11 +1,16 @@
-"""Counting the rows of a list query without reading them."""
+"""Paging helpers: counting a list query's rows, and keyset cursors (time, id)."""
 
 from __future__ import annotations
 
+import base64
+import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func
 from sqlalchemy.orm import Session
+
+from tracemark.services.errors import Invalid
 
 
 def count_rows(session: Session, stmt: Select[Any]) -> int:
@@ -16,3 +21,18 @@ def count_rows(session: Session, stmt: Select[Any]) -> int:
     """
     counted = stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
     return int(session.scalar(counted) or 0)
+
+
+def encode_cursor(moment: datetime, row_id: str) -> str:
+    """An opaque cursor pointing just past the row with this (time, id)."""
+    raw = json.dumps([moment.isoformat(), row_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        moment, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return datetime.fromisoformat(moment), str(row_id)
+    except (ValueError, TypeError):
+        raise Invalid("cursor: not a cursor returned by this endpoint") from None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +14,7 @@ from sqlalchemy.sql.operators import custom_op
 
 from tracemark.db.models import Score, ScoreDataType, ScoreSource, Trace, TraceTag, User
 from tracemark.services.errors import Invalid
-from tracemark.services.paging import count_rows
+from tracemark.services.paging import count_rows, decode_cursor, encode_cursor
 
 _OPERATORS = {
     "<": "__lt__",
@@ -149,20 +147,6 @@ def list_page(
     return rows, total
 
 
-def _encode(score: Score) -> str:
-    raw = json.dumps([score.timestamp.isoformat(), score.id])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        stamp, score_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(stamp), str(score_id)
-    except (ValueError, TypeError):
-        raise Invalid("cursor: not a cursor returned by this endpoint") from None
-
-
 def list_cursor(
     session: Session, project_id: str, flt: ScoreFilter, *, cursor: str | None, limit: int
 ) -> tuple[list[Score], str | None]:
@@ -170,12 +154,14 @@ def list_cursor(
         raise Invalid("limit must be between 1 and 100")
     stmt = score_query(project_id, flt)
     if cursor:
-        stamp, score_id = _decode(cursor)
+        stamp, score_id = decode_cursor(cursor)
         stmt = stmt.where(
             or_(Score.timestamp < stamp, and_(Score.timestamp == stamp, Score.id < score_id))
         )
     rows = list(session.scalars(stmt.order_by(*newest_first(session, flt)).limit(limit + 1)))
-    next_cursor = _encode(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = (
+        encode_cursor(rows[limit - 1].timestamp, rows[limit - 1].id) if len(rows) > limit else None
+    )
     return rows[:limit], next_cursor
 
 

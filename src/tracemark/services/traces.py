@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from tracemark.db.models import MediaReference, Observation, Trace, TraceSession, TraceTag
 from tracemark.ingest.records import Level, ObservationType
 from tracemark.services.errors import Invalid, NotFound
-from tracemark.services.paging import count_rows
+from tracemark.services.paging import count_rows, decode_cursor, encode_cursor
 
 MAX_LIMIT = 1000
 
@@ -242,20 +240,6 @@ def list_observations(
     return rows, total
 
 
-def encode_cursor(observation: Observation) -> str:
-    raw = json.dumps([observation.start_time.isoformat(), observation.id])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        start, obs_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(start), str(obs_id)
-    except (ValueError, TypeError):
-        raise Invalid("cursor: not a cursor returned by this endpoint") from None
-
-
 def list_observations_cursor(
     session: Session, project_id: str, flt: ObservationFilter, *, cursor: str | None, limit: int
 ) -> tuple[list[Observation], str | None]:
@@ -276,7 +260,9 @@ def list_observations_cursor(
             stmt.order_by(Observation.start_time.desc(), Observation.id.desc()).limit(limit + 1)
         )
     )
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = (
+        encode_cursor(rows[limit - 1].start_time, rows[limit - 1].id) if len(rows) > limit else None
+    )
     return rows[:limit], next_cursor
 
 
