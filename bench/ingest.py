@@ -20,8 +20,8 @@ Targets (issue 3):
    (the process and its children, sampled every 100 ms from start to the end of the run, warm-up
    included) below 250 MB.
 2. The ceiling on the same machine: the same rows (as the service would store them: traces,
-   observations, trace tags, sessions) inserted with executemany (the service's
-   `insert(Observation)` statements) into an empty SQLite database through the same engine
+   observations, trace tags, sessions) inserted with executemany (the service's own
+   writers in services/ingest_write.py) into an empty SQLite database through the same engine
    settings, one transaction per 512-span export, no HTTP and no parsing. Ingest / ceiling
    should be >= 0.35.
 3. PostgreSQL with --workers 2: >= 10,000 spans/s.
@@ -56,7 +56,6 @@ import time
 import timeit
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +63,16 @@ import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, text
 
 from tracemark.db import migrate
 from tracemark.db.base import utcnow
 from tracemark.db.engine import Database
 from tracemark.db.models import Observation, Trace, TraceSession, TraceTag
 from tracemark.ingest.otlp import parse_otlp
-from tracemark.ingest.records import Level
 from tracemark.services import accounts, credentials, ingest
+from tracemark.services.ingest_write import writer
+from tracemark.services.trace_aggregates import aggregate_rows
 
 SPANS_PER_EXPORT = 512
 SPANS_PER_TRACE = 5
@@ -656,58 +656,18 @@ def build_rows(project_id: str, bodies: list[bytes]) -> list[Rows]:
             rows.append(ingest._observation_row(project_id, rec.id, rec.trace_id, fields, [], now))
         obs_rows.append(rows)
 
-    levels = list(Level)
-    aggregates: dict[str, dict[str, Any]] = {}
-    roots: dict[str, tuple[datetime, dict[str, Any]]] = {}
-    for rows in obs_rows:
-        for r in rows:
-            tid = r["trace_id"]
-            end = r["end_time"] or r["start_time"]
-            agg = aggregates.get(tid)
-            if agg is None:
-                agg = aggregates[tid] = {
-                    "start_time": r["start_time"],
-                    "end_time": end,
-                    "total_cost": None,
-                    "input_tokens": 0,
-                    "output_tokens": 0,
-                    "total_tokens": 0,
-                    "observation_count": 0,
-                    "rank": 0,
-                    "error_count": 0,
-                    "warning_count": 0,
-                }
-            agg["start_time"] = min(agg["start_time"], r["start_time"])
-            agg["end_time"] = max(agg["end_time"], end)
-            if r["total_cost"] is not None:
-                agg["total_cost"] = (agg["total_cost"] or 0.0) + r["total_cost"]
-            for k in ("input_tokens", "output_tokens", "total_tokens"):
-                agg[k] += r[k] or 0
-            agg["observation_count"] += 1
-            agg["rank"] = max(agg["rank"], Level(r["level"]).rank)
-            agg["error_count"] += r["level"] == Level.ERROR.value
-            agg["warning_count"] += r["level"] == Level.WARNING.value
-            if r["parent_observation_id"] is None and (
-                tid not in roots or r["start_time"] < roots[tid][0]
-            ):
-                roots[tid] = (
-                    r["start_time"],
-                    {k: r[k] for k in ("name", "input", "output", "environment")},
-                )
-    for agg in aggregates.values():
-        agg["level"] = levels[agg.pop("rank")].value
+    aggregates, roots = aggregate_rows(r for rows in obs_rows for r in rows)
 
     out = [Rows(rows, [], [], []) for rows in obs_rows]
     seen_sessions: set[str] = set()
     for tid, n in first_export.items():
-        root = roots.get(tid)
         row = ingest._trace_row(
             project_id,
             tid,
             None,
             dict(trace_fields.get(tid, {})),
             aggregates.get(tid),
-            root[1] if root else None,
+            roots.get(tid),
             now,
         )
         out[n].traces.append(row)
@@ -728,21 +688,14 @@ def build_rows(project_id: str, bodies: list[bytes]) -> list[Rows]:
     return out
 
 
-# As the service inserts them: every row carries every column, so render_nulls lets one
-# executemany take them all (the ORM's default leaves None columns out and splits the rows).
-INSERT_OBSERVATIONS = insert(Observation).execution_options(render_nulls=True)
-INSERT_TRACES = insert(Trace).execution_options(render_nulls=True)
-
-
 def insert_rows(db: Database, rows: Rows) -> None:
+    """As the service writes them: its own executemany writers, no reading, no merging."""
     with db.write() as session:
-        session.execute(INSERT_OBSERVATIONS, rows.observations)
-        if rows.traces:
-            session.execute(INSERT_TRACES, rows.traces)
-        if rows.tags:
-            session.execute(insert(TraceTag), rows.tags)
-        if rows.sessions:
-            session.execute(insert(TraceSession), rows.sessions)
+        dialect = session.get_bind().dialect.name
+        writer(Observation, dialect).write(session, rows.observations)
+        writer(Trace, dialect).write(session, rows.traces)
+        writer(TraceTag, dialect).write(session, rows.tags)
+        writer(TraceSession, dialect, "nothing").write(session, rows.sessions)
 
 
 def run_ceiling(tmp: Path, warmup: list[bytes], bodies: list[bytes]) -> tuple[float, float]:

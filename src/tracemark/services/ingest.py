@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, select, text
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from tracemark.db.base import utcnow
@@ -32,6 +31,8 @@ from tracemark.ingest.records import (
     ObservationUpsert,
     TraceUpsert,
 )
+from tracemark.services.ingest_write import JsonCache, writer
+from tracemark.services.trace_aggregates import aggregate_rows, stored_aggregates, stored_roots
 
 # One input/output/metadata value above this size (as JSON) is stored truncated.
 MAX_FIELD_BYTES = 1_000_000
@@ -74,14 +75,6 @@ _OBSERVATION_COLUMNS = {
 }
 # Trace fields that, when the client does not set them, come from the root observation.
 _DERIVED_FROM_ROOT = ("name", "input", "output")
-
-# The rows below carry every column, None included; render_nulls sends those None values as
-# NULL so that all rows share one column set and go to the database as one executemany.
-# Without it the ORM leaves out None-valued columns and issues one statement per run of rows
-# with the same non-None columns (a 5-span trace gave 4 statements, most of them single-row).
-# The stored result is the same: the columns that have defaults are never None in these rows.
-_INSERT_OBSERVATIONS = insert(Observation).execution_options(render_nulls=True)
-_INSERT_TRACES = insert(Trace).execution_options(render_nulls=True)
 
 
 @dataclass
@@ -147,22 +140,34 @@ def _lock_traces(session: Session, project_id: str, trace_ids: Iterable[str]) ->
 
 # json.dumps(value, default=str, separators=(",", ":")), without building an encoder per call.
 _SIZE_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
+# A character takes at most 12 bytes in ASCII-escaped JSON (a surrogate pair, \\ud83d\\ude00).
+_MAX_ESCAPE = 12
 
 
-def _json_size(value: Any) -> int:
+def _json_size(value: Any, texts: JsonCache | None = None) -> int:
+    """Bytes of `value`: a string's UTF-8, else its compact ASCII-escaped JSON text.
+
+    With `texts`, the stored JSON text is reused: for ASCII text it is the same string.
+    """
     if value is None:
         return 0
     if isinstance(value, str):
-        return len(value.encode("utf-8", "replace"))
+        return len(value) if value.isascii() else len(value.encode("utf-8", "replace"))
+    if texts is not None:
+        stored = texts.text(value)
+        if stored.isascii():
+            return len(stored)
+        if len(stored) * _MAX_ESCAPE <= MAX_FIELD_BYTES:
+            return len(stored)  # under the limit whatever the escaping: the exact size is moot
     return len(_SIZE_ENCODER.encode(value))
 
 
-def _truncate_large(fields: dict[str, Any]) -> None:
+def _truncate_large(fields: dict[str, Any], texts: JsonCache | None = None) -> None:
     """Store an oversized input/output truncated, with a marker in metadata."""
     marks: dict[str, int] = {}
     for key in ("input", "output"):
         if key in fields:
-            size = _json_size(fields[key])
+            size = _json_size(fields[key], texts)
             if size > MAX_FIELD_BYTES:
                 raw = (
                     fields[key]
@@ -173,9 +178,11 @@ def _truncate_large(fields: dict[str, Any]) -> None:
                     raw[: MAX_FIELD_BYTES // 4] + f"… [truncated by Tracemark: {size} bytes]"
                 )
                 marks[key] = size
-    if "metadata" in fields and _json_size(fields["metadata"]) > MAX_FIELD_BYTES:
-        marks["metadata"] = _json_size(fields["metadata"])
-        fields["metadata"] = {}
+    if "metadata" in fields:
+        size = _json_size(fields["metadata"], texts)
+        if size > MAX_FIELD_BYTES:
+            marks["metadata"] = size
+            fields["metadata"] = {}
     if marks:
         metadata = dict(fields.get("metadata") or {})
         metadata["tracemark_truncated"] = {k: {"original_bytes": v} for k, v in marks.items()}
@@ -241,9 +248,14 @@ def _observation_row(
 
 
 _STORED_OBSERVATION_FIELDS = {column: key for key, column in _OBSERVATION_COLUMNS.items()}
+# What is read back of a stored observation to merge an update into it.
+_STORED_OBSERVATION_SELECT = [
+    getattr(Observation, column).label(column)
+    for column in (*_STORED_OBSERVATION_FIELDS, "id", "trace_id", "cost_computed", "created_at")
+]
 
 
-def _stored_observation_fields(obs: Observation) -> dict[str, Any]:
+def _stored_observation_fields(obs: Any) -> dict[str, Any]:
     """The fields of a stored observation as the client had set them (costs as sent)."""
     out: dict[str, Any] = {}
     for column, key in _STORED_OBSERVATION_FIELDS.items():
@@ -274,54 +286,64 @@ def ingest_batch(
     trace_of, obs_fields = _coalesce_observations(batch.observations)
     if not trace_fields and not obs_fields:
         return result
+    dialect = session.get_bind().dialect.name
 
-    # Existing observations (also resolves updates that came without a trace id).
-    existing_obs: dict[str, Observation] = {}
-    obs_ids = list(obs_fields)
-    for chunk in _chunks(obs_ids):
-        for obs in session.scalars(
-            select(Observation).where(
+    # Updates that came without a trace id take the stored observation's.
+    untraced = [obs_id for obs_id, trace_id in trace_of.items() if not trace_id]
+    for chunk in _chunks(untraced):
+        for obs_id, trace_id in session.execute(
+            select(Observation.id, Observation.trace_id).where(
+                Observation.project_id == project_id, Observation.id.in_(chunk)
+            )
+        ):
+            trace_of[obs_id] = trace_id
+    for obs_id in untraced:
+        if not trace_of[obs_id]:
+            result.unresolved_observations.append(obs_id)
+            del obs_fields[obs_id]
+            del trace_of[obs_id]
+
+    touched = sorted(set(trace_fields) | set(trace_of.values()))
+    # Read what is stored only under the lock: another process may be writing these traces.
+    _lock_traces(session, project_id, touched)
+    existing_obs: dict[str, Row[Any]] = {}
+    for chunk in _chunks(list(obs_fields)):
+        for obs in session.execute(
+            select(*_STORED_OBSERVATION_SELECT).where(
                 Observation.project_id == project_id, Observation.id.in_(chunk)
             )
         ):
             existing_obs[obs.id] = obs
-    for obs_id, trace_id in list(trace_of.items()):
-        if not trace_id:
-            stored = existing_obs.get(obs_id)
-            if stored is None:
-                result.unresolved_observations.append(obs_id)
-                del obs_fields[obs_id]
-                del trace_of[obs_id]
-            else:
-                trace_of[obs_id] = stored.trace_id
-
-    touched = sorted(set(trace_fields) | set(trace_of.values()))
-    _lock_traces(session, project_id, touched)
-    if session.get_bind().dialect.name == "postgresql" and existing_obs:
-        # Re-read under the lock: another process may have changed them meanwhile.
-        for obs in existing_obs.values():
-            session.refresh(obs)
 
     prices = _project_prices(session, project_id) if obs_fields else None
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    texts = JsonCache()
+    rows: list[dict[str, Any]] = []
     for obs_id, fields in obs_fields.items():
-        _truncate_large(fields)
+        _truncate_large(fields, texts)
         stored = existing_obs.get(obs_id)
         merged = merge_fields(_stored_observation_fields(stored), fields) if stored else fields
         if stored is None and "start_time" not in merged and obs_id in (default_start_times or {}):
             merged["start_time"] = (default_start_times or {})[obs_id]
-        row = _observation_row(project_id, obs_id, trace_of[obs_id], merged, prices, now)
-        (updates if stored else inserts).append(row)
-    if inserts:
-        session.execute(_INSERT_OBSERVATIONS, inserts)
-    if updates:
-        session.execute(update(Observation), updates)
-    result.observations = len(inserts) + len(updates)
+        rows.append(_observation_row(project_id, obs_id, trace_of[obs_id], merged, prices, now))
+    writer(Observation, dialect).write(session, rows, texts.text)
+    result.observations = len(rows)
 
-    _upsert_traces(session, project_id, touched, trace_fields, now, default_trace_timestamps or {})
+    _upsert_traces(
+        session, project_id, touched, trace_fields, rows, texts, now, default_trace_timestamps or {}
+    )
     result.traces = len(touched)
     return result
+
+
+_STORED_TRACE_SELECT = [
+    getattr(Trace, column).label(column)
+    for column in (
+        *_TRACE_COLUMNS.values(),
+        "id",
+        "explicit",
+        "created_at",
+    )
+]
 
 
 def _upsert_traces(
@@ -329,25 +351,32 @@ def _upsert_traces(
     project_id: str,
     trace_ids: list[str],
     trace_fields: dict[str, dict[str, Any]],
+    observation_rows: list[dict[str, Any]],
+    texts: JsonCache,
     now: datetime,
     default_timestamps: dict[str, datetime],
 ) -> None:
-    existing: dict[str, Trace] = {}
+    existing: dict[str, Row[Any]] = {}
     for chunk in _chunks(trace_ids):
-        for trace in session.scalars(
-            select(Trace).where(Trace.project_id == project_id, Trace.id.in_(chunk))
+        for trace in session.execute(
+            select(*_STORED_TRACE_SELECT).where(Trace.project_id == project_id, Trace.id.in_(chunk))
         ):
             existing[trace.id] = trace
-    aggregates = _aggregates(session, project_id, trace_ids)
-    roots = _root_observations(session, project_id, trace_ids)
+    # A trace that is not stored has no stored observations either (both are written in one
+    # transaction, and deleted together): its aggregates come from this batch's rows alone.
+    stored_ids = [tid for tid in trace_ids if tid in existing]
+    new_ids = {tid for tid in trace_ids if tid not in existing}
+    aggregates, roots = aggregate_rows(r for r in observation_rows if r["trace_id"] in new_ids)
+    if stored_ids:
+        aggregates.update(stored_aggregates(session, project_id, stored_ids))
+        roots.update(stored_roots(session, project_id, stored_ids))
 
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     tag_changes: dict[str, tuple[list[str], datetime]] = {}
     session_ids: dict[str, str] = {}
     for trace_id in trace_ids:
         fields = dict(trace_fields.get(trace_id, {}))
-        _truncate_large(fields)
+        _truncate_large(fields, texts)
         stored = existing.get(trace_id)
         row = _trace_row(
             project_id, trace_id, stored, fields, aggregates.get(trace_id), roots.get(trace_id), now
@@ -360,19 +389,17 @@ def _upsert_traces(
             tag_changes[trace_id] = (row["tags"], row["timestamp"])
         if row["session_id"]:
             session_ids[row["session_id"]] = row["environment"]
-        (updates if stored else inserts).append(row)
-    if inserts:
-        session.execute(_INSERT_TRACES, inserts)
-    if updates:
-        session.execute(update(Trace), updates)
-    _write_tags(session, project_id, tag_changes)
-    _ensure_sessions(session, project_id, session_ids, now)
+        rows.append(row)
+    dialect = session.get_bind().dialect.name
+    writer(Trace, dialect).write(session, rows, texts.text)
+    _write_tags(session, project_id, tag_changes, set(existing), dialect)
+    _ensure_sessions(session, project_id, session_ids, now, dialect)
 
 
 def _trace_row(
     project_id: str,
     trace_id: str,
-    stored: Trace | None,
+    stored: Any,
     fields: dict[str, Any],
     aggregate: dict[str, Any] | None,
     root: dict[str, Any] | None,
@@ -422,95 +449,17 @@ def _trace_row(
     return row
 
 
-def _aggregates(
-    session: Session, project_id: str, trace_ids: list[str]
-) -> dict[str, dict[str, Any]]:
-    rank = case(*[(Observation.level == level.value, level.rank) for level in Level], else_=1)
-    out: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(trace_ids):
-        rows = session.execute(
-            select(
-                Observation.trace_id,
-                func.min(Observation.start_time),
-                func.max(func.coalesce(Observation.end_time, Observation.start_time)),
-                func.sum(Observation.total_cost),
-                func.sum(Observation.input_tokens),
-                func.sum(Observation.output_tokens),
-                func.sum(Observation.total_tokens),
-                func.count(),
-                func.max(rank),
-                func.sum(case((Observation.level == Level.ERROR.value, 1), else_=0)),
-                func.sum(case((Observation.level == Level.WARNING.value, 1), else_=0)),
-            )
-            .where(Observation.project_id == project_id, Observation.trace_id.in_(chunk))
-            .group_by(Observation.trace_id)
-        ).all()
-        levels = list(Level)
-        for r in rows:
-            start, end = _aware(r[1]), _aware(r[2])
-            out[r[0]] = {
-                "start_time": start,
-                "end_time": end,
-                "total_cost": float(r[3]) if r[3] is not None else None,
-                "input_tokens": r[4],
-                "output_tokens": r[5],
-                "total_tokens": r[6],
-                "observation_count": r[7],
-                "level": levels[int(r[8])].value if r[8] is not None else Level.DEFAULT.value,
-                "error_count": r[9],
-                "warning_count": r[10],
-            }
-    return out
-
-
-def _aware(value: Any) -> datetime | None:
-    """Aggregates bypass the column type on SQLite (naive text); make them aware UTC."""
-    from datetime import UTC
-
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    moment: datetime = value
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def _root_observations(
-    session: Session, project_id: str, trace_ids: list[str]
-) -> dict[str, dict[str, Any]]:
-    """Per trace, the earliest observation without a parent (the root span)."""
-    out: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(trace_ids):
-        rows = session.execute(
-            select(
-                Observation.trace_id,
-                Observation.name,
-                Observation.input,
-                Observation.output,
-                Observation.environment,
-                Observation.start_time,
-            )
-            .where(
-                Observation.project_id == project_id,
-                Observation.trace_id.in_(chunk),
-                Observation.parent_observation_id.is_(None),
-            )
-            .order_by(Observation.trace_id, Observation.start_time)
-        ).all()
-        for r in rows:
-            if r[0] not in out:
-                out[r[0]] = {"name": r[1], "input": r[2], "output": r[3], "environment": r[4]}
-    return out
-
-
 def _write_tags(
-    session: Session, project_id: str, changes: dict[str, tuple[list[str], datetime]]
+    session: Session,
+    project_id: str,
+    changes: dict[str, tuple[list[str], datetime]],
+    stored: set[str],
+    dialect: str,
 ) -> None:
     if not changes:
         return
-    ids = list(changes)
+    # A trace that was not stored has no tags to drop.
+    ids = [tid for tid in changes if tid in stored]
     for chunk in _chunks(ids):
         session.execute(
             delete(TraceTag).where(TraceTag.project_id == project_id, TraceTag.trace_id.in_(chunk))
@@ -520,17 +469,14 @@ def _write_tags(
         for tid, (tags, ts) in changes.items()
         for tag in dict.fromkeys(tags)
     ]
-    if rows:
-        session.execute(insert(TraceTag), rows)
+    writer(TraceTag, dialect).write(session, rows)
 
 
-def _ensure_sessions(session: Session, project_id: str, ids: dict[str, str], now: datetime) -> None:
-    if not ids:
-        return
+def _ensure_sessions(
+    session: Session, project_id: str, ids: dict[str, str], now: datetime, dialect: str
+) -> None:
     rows = [
         {"project_id": project_id, "id": sid, "environment": env, "created_at": now}
         for sid, env in ids.items()
     ]
-    dialect = session.get_bind().dialect.name
-    stmt = pg_insert(TraceSession) if dialect == "postgresql" else sqlite_insert(TraceSession)
-    session.execute(stmt.on_conflict_do_nothing(index_elements=["project_id", "id"]), rows)
+    writer(TraceSession, dialect, "nothing").write(session, rows)
