@@ -154,7 +154,7 @@ def _json_size(value: Any, texts: JsonCache | None = None) -> int:
     if isinstance(value, str):
         return len(value) if value.isascii() else len(value.encode("utf-8", "replace"))
     if texts is not None:
-        stored = texts.text(value)
+        stored = texts.remember(value)
         if stored.isascii():
             return len(stored)
         if len(stored) * _MAX_ESCAPE <= MAX_FIELD_BYTES:
