@@ -91,6 +91,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from tracemark.ingest.records import (
     Batch,
     Level,
@@ -211,13 +213,24 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 # The C scanner behind json.loads, called directly: json.loads adds two regex matches and a
 # couple of Python frames per call, which is most of the cost for short values.
 _scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(_DECODER)  # type: ignore[arg-type]
+_orjson_loads = orjson.loads
+_OrjsonDecodeError = orjson.JSONDecodeError
 _JSON_FIRST = frozenset('{["-0123456789tfn')
 _JSON_WS = frozenset(" \t\r\n")
 _JSON_STRUCT_FIRST = frozenset("{[")
 
 
 def _loads(value: str) -> Any:
-    """Decode a complete JSON text; raise ValueError if `value` is not one."""
+    """Decode a complete JSON text; raise ValueError if `value` is not one.
+
+    orjson first (several times faster on chat messages); what it refuses and the standard
+    library accepts (integers beyond 64 bits, lone surrogates) goes the standard way, which
+    also refuses NaN and Infinity as orjson does.
+    """
+    try:
+        return _orjson_loads(value)
+    except _OrjsonDecodeError:
+        pass
     if value[0] in _JSON_WS:
         return _DECODER.decode(value)
     try:

@@ -101,7 +101,10 @@ def merge_fields(stored: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 def _coalesce_traces(records: Iterable[TraceUpsert]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for record in records:
-        out[record.id] = merge_fields(out.get(record.id, {}), record.fields)
+        stored = out.get(record.id)
+        out[record.id] = (
+            dict(record.fields) if stored is None else merge_fields(stored, record.fields)
+        )
     return out
 
 
@@ -115,7 +118,10 @@ def _coalesce_observations(
             trace_of[record.id] = record.trace_id
         else:
             trace_of.setdefault(record.id, "")
-        fields[record.id] = merge_fields(fields.get(record.id, {}), record.fields)
+        stored = fields.get(record.id)
+        fields[record.id] = (
+            dict(record.fields) if stored is None else merge_fields(stored, record.fields)
+        )
     return trace_of, fields
 
 

@@ -160,7 +160,12 @@ class TableWriter:
             f"ON CONFLICT ({keys}) {conflict}"
         )
 
-    def encode(self, row: dict[str, Any], json_text: Callable[[Any], str]) -> tuple[Any, ...]:
+    def encode(
+        self,
+        row: dict[str, Any],
+        json_text: Callable[[Any], str],
+        moments: dict[datetime, Any],
+    ) -> tuple[Any, ...]:
         try:
             values = list(self._get(row))
         except KeyError:
@@ -171,7 +176,11 @@ class TableWriter:
         for i in self._datetimes:
             value = values[i]
             if value is not None:
-                values[i] = convert(value)
+                # Rows of a batch share their created/updated time: convert it once.
+                text = moments.get(value)
+                if text is None:
+                    text = moments[value] = convert(value)
+                values[i] = text
         for i in self._bools:
             value = values[i]
             if value is not None and type(value) is not bool:
@@ -186,7 +195,8 @@ class TableWriter:
     ) -> None:
         encode = self.encode
         text = json_text or encode_json_or_null
-        params: Sequence[tuple[Any, ...]] = [encode(row, text) for row in rows]
+        moments: dict[datetime, Any] = {}
+        params: Sequence[tuple[Any, ...]] = [encode(row, text, moments) for row in rows]
         if params:
             session.connection().exec_driver_sql(self.sql, params)
 
