@@ -193,16 +193,12 @@ def p95(values: list[float]) -> float:
 
 def run_engine(name: str, url: str, n_traces: int, runs: int, data_dir: Path) -> bool:
     _, public, secret = prepare(url, n_traces)
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.conftest import start_server
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from ingest import start_server  # bench/ingest.py: waits up to 300 s on a loaded machine
 
-    for attempt in range(3):  # a loaded machine may take more than a minute to start it
-        try:
-            server = start_server(url, data_dir / f"server-{name}-{attempt}")
-            break
-        except RuntimeError:
-            if attempt == 2:
-                raise
+    server_dir = data_dir / f"server-{name}"
+    server_dir.mkdir(parents=True, exist_ok=True)
+    server = start_server(url, server_dir, 1)
     ok = True
     try:
         base_ms = health(server.url, runs)

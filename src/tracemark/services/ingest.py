@@ -1,8 +1,10 @@
 """Storing what the parsers produced: merge records into traces, observations and sessions.
 
 One call handles one request's `Batch` in one transaction, set-based: the rows it touches are
-read with one query per table, merged in memory, and written with executemany. Re-sending a
-batch changes nothing; an update that arrives before its create is kept and merged.
+read with one query per table, merged in memory, and written with one driver-level executemany
+upsert per table (`ingest_write`). Traces the batch creates are aggregated in memory; stored
+ones in SQL (`trace_aggregates`). Re-sending a batch changes nothing; an update that arrives
+before its create is kept and merged.
 
 On PostgreSQL, several server processes may write the same trace at once, so the touched traces
 are locked first (transaction-scoped advisory locks, in a fixed order). On SQLite, writes are
