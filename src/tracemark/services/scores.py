@@ -12,12 +12,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select, tuple_
+from sqlalchemy import JSON, Table, bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
-from tracemark.db.base import utcnow
+from tracemark.db.base import UTCDateTime, utcnow
+from tracemark.db.engine import dump_json
 from tracemark.db.models import Score, ScoreChange, ScoreConfig, ScoreDataType, ScoreSource
 from tracemark.services import score_configs, score_counts
 from tracemark.services.errors import Forbidden, Invalid, NotFound
@@ -333,6 +335,8 @@ _HISTORY: Table = ScoreChange.__table__  # type: ignore[assignment]
 # Attribute name -> column name (the metadata_ attribute is the "metadata" column).
 _COLUMN_OF = {attr: column.name for attr, column in Score.__mapper__.columns.items()}
 _SET = (*_UPDATABLE, "updated_at")
+_SCORE_KEYS = {column: attr for attr, column in _COLUMN_OF.items()}
+_HISTORY_KEYS = {column.name: column.name for column in _HISTORY.columns}
 _UPDATE_SCORE = (
     _SCORES.update()
     .where(
@@ -348,8 +352,44 @@ _STORED = [
 ]
 
 
-def _insert_params(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {column: row[attr] for attr, column in _COLUMN_OF.items()}
+def _sqlite_time(value: datetime) -> str:
+    # The text SQLAlchemy stores for UTCDateTime on SQLite: naive UTC with microseconds.
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def _insert_many(
+    session: Session, table: Table, keys: Mapping[str, str], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """INSERT rows (`keys`: column name -> key in each row) with one DB-API executemany.
+
+    The hot path of every score write: SQLAlchemy's per-row parameter processing cost as much
+    as SQLite's own work, so values are converted here as the column types would (timestamps,
+    JSON), with no Python call per plain value.
+    """
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    names = list(keys)
+    converted: list[tuple[int, Any]] = []
+    for at, name in enumerate(names):
+        column_type = table.c[name].type
+        if isinstance(column_type, UTCDateTime) and sqlite:
+            converted.append((at, _sqlite_time))
+        elif isinstance(column_type, JSON):
+            converted.append((at, dump_json))
+    fetch = itemgetter(*keys.values())
+    values: list[tuple[Any, ...]] = []
+    for row in rows:
+        record = list(fetch(row))
+        for at, convert in converted:
+            if record[at] is not None:
+                record[at] = convert(record[at])
+        values.append(tuple(record))
+    quote = connection.dialect.identifier_preparer.quote
+    marks = ", ".join(["?" if sqlite else "%s"] * len(names))
+    sql = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) VALUES ({marks})"
+    connection.exec_driver_sql(sql, values)
 
 
 def _update_params(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -487,7 +527,7 @@ def write_scores(
         result.ids[position] = row["id"]
     counts: Counter[score_counts.CountKey] = Counter()
     if inserts:
-        session.execute(_SCORES.insert(), [_insert_params(r) for r in inserts.values()])
+        _insert_many(session, _SCORES, _SCORE_KEYS, list(inserts.values()))
         counts.update(score_counts.key_of(r) for r in inserts.values())
     if updates:
         session.execute(_UPDATE_SCORE, [_update_params(r) for r in updates.values()])
@@ -504,7 +544,7 @@ def write_scores(
             if seen:
                 entry["changed_at"] = now + timedelta(microseconds=seen)
             entry["project_id"] = project_id
-        session.execute(_HISTORY.insert(), history)
+        _insert_many(session, _HISTORY, _HISTORY_KEYS, history)
     return result
 
 
