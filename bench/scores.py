@@ -8,11 +8,13 @@
    stored into the scores table of another empty database of the same engine, with the
    server's connection settings (WAL, synchronous=FULL on SQLite) and the same 100
    transactions of 100 (no HTTP, no validation, no score history).
-2. Listing: with 5,000,000 scores bulk-loaded with Core inserts (10 names, 3 sources,
-   1,000,000 traces, in timestamp order over 90 days), GET /api/public/v2/scores?limit=50
+2. Listing: with 5,000,000 scores bulk-loaded (10 names, 3 sources, 1,000,000 traces, in
+   timestamp order over 90 days; DB-API executemany on SQLite, COPY on PostgreSQL, secondary
+   indexes built after the load, score_counts recounted), GET /api/public/v2/scores?limit=50
    filtered by name + source, by traceId and by a one-day time window (varied between runs):
    p95 below 100 ms on SQLite and on PostgreSQL. Baseline: GET /api/public/health. Next to
-   each case: the in-process time of the page query and of the page-1 COUNT (totalItems).
+   each case: the in-process time of the page query and of a plain COUNT of the matching rows
+   (what totalItems cost before score_counts; the API answers name/source totals from there).
    "no filter" is printed for information only (not a target). PostgreSQL gets VACUUM ANALYZE
    after the load (autovacuum would soon do the same); SQLite is left without ANALYZE, as a
    real Tracemark database is (nothing runs it), so the plans are the ones users get.
