@@ -329,108 +329,10 @@ def _export_record(row: Sequence[Any]) -> dict[str, Any]:
     return record
 
 
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    return value
-
-
-# CSV from SQLite reads timestamp, metadata and traceTags as stored text. Timestamps are
-# stored as naive UTC 'YYYY-MM-DD HH:MM:SS.ffffff'; JSON as written by the engine's
-# json_serializer (db.engine.dump_json: json.dumps with ensure_ascii=False), which is already
-# the text _csv_cell prints for the parsed value. Anything else takes the parsing path, so the
-# output is the same as with parsed values.
-
-
-def _stored_timestamp(text: str) -> str | None:
-    if len(text) == 26 and text[10] == " " and text[19] == ".":
-        return f"{text[:10]}T{text[11:23]}Z"
-    return iso(as_utc(datetime.fromisoformat(text)))
-
-
-def _stored_metadata(text: str | None) -> Any:
-    if text is not None and text[:1] == "{" and "\\u" not in text:
-        return text
-    return _csv_cell((None if text is None else json.loads(text)) or {})
-
-
-def _stored_tags(text: str | None) -> Any:
-    if text is not None and text[:1] == "[" and "\\u" not in text:
-        return text
-    return _csv_cell(None if text is None else json.loads(text))
-
-
-def _csv_rows(rows: Sequence[Sequence[Any]], stored_text: bool) -> Iterator[tuple[Any, ...]]:
-    """CSV cells of export rows: None -> "", floats by repr (csv does both), JSON as text."""
-    for (
-        score_id,
-        timestamp,
-        name,
-        data_type,
-        value,
-        string_value,
-        source,
-        comment,
-        metadata,
-        author_user_id,
-        author_email,
-        config_id,
-        config_name,
-        queue_id,
-        trace_id,
-        observation_id,
-        session_id,
-        trace_name,
-        user_id,
-        trace_tags,
-        environment,
-    ) in rows:
-        if stored_text:
-            stamp, meta, tags = (
-                _stored_timestamp(timestamp),
-                _stored_metadata(metadata),
-                _stored_tags(trace_tags),
-            )
-        else:
-            stamp, meta, tags = (
-                iso(as_utc(timestamp)),
-                _csv_cell(metadata or {}),
-                _csv_cell(trace_tags),
-            )
-        yield (
-            score_id,
-            stamp,
-            name,
-            data_type,
-            value,
-            string_value,
-            source,
-            comment,
-            meta,
-            author_user_id,
-            author_email,
-            config_id,
-            config_name,
-            queue_id,
-            trace_id,
-            observation_id,
-            session_id,
-            trace_name,
-            user_id,
-            tags,
-            environment,
-        )
-
-
 def _export_stream(
     db: Database, project_id: str, flt: score_queries.ScoreFilter, fmt: str
 ) -> Iterator[bytes]:
     buffer = io.StringIO()
-    stored_text = fmt == "csv" and db.is_sqlite
 
     def flush() -> bytes:
         data = buffer.getvalue().encode()
@@ -441,14 +343,16 @@ def _export_stream(
     with (
         db.read() as session,
         closing(
-            score_queries.export_rows(session, project_id, flt, stored_text=stored_text)
+            score_queries.export_rows(session, project_id, flt, csv=fmt == "csv")
         ) as partitions,
     ):
         if fmt == "csv":
+            # The database formats every cell (score_queries.export_query); csv.writer prints
+            # None as "" and floats by repr, so rows go in as they come, with no Python per row.
             writer = csv.writer(buffer)
             writer.writerow(EXPORT_COLUMNS)
             for rows in partitions:
-                writer.writerows(_csv_rows(rows, stored_text))
+                writer.writerows(rows)
                 yield flush()
         else:
             if fmt == "json":

@@ -7,12 +7,34 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Row, Select, String, and_, exists, or_, select, type_coerce
+from sqlalchemy import (
+    DateTime,
+    Row,
+    Select,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from tracemark.db.models import Score, ScoreDataType, ScoreSource, Trace, TraceTag, User
+from tracemark.db.models import (
+    Score,
+    ScoreCount,
+    ScoreDataType,
+    ScoreSource,
+    Trace,
+    TraceTag,
+    User,
+)
 from tracemark.services.errors import Invalid
 from tracemark.services.paging import count_rows, decode_cursor, encode_cursor
 
@@ -143,8 +165,44 @@ def list_page(
             base.order_by(*newest_first(session, flt)).limit(limit).offset((page - 1) * limit)
         )
     )
-    total = len(rows) if page == 1 and len(rows) < limit else count_rows(session, base)
+    if page == 1 and len(rows) < limit:
+        total = len(rows)
+    else:
+        counted = counted_total(session, project_id, flt)
+        total = counted if counted is not None else count_rows(session, base)
     return rows, total
+
+
+# The filters that score_counts can answer: each a column of its key.
+_COUNTED = {"name", "names", "source", "data_type", "config_id", "environments"}
+
+
+def counted_total(session: Session, project_id: str, flt: ScoreFilter) -> int | None:
+    """The number of matching scores from score_counts, or None when the filter needs more.
+
+    score_counts is kept exact by triggers in the transaction of every score write (see
+    db.models.scoring), so this is the same number as a COUNT over the scores, read from a
+    few rows instead of millions.
+    """
+    used = {k for k, v in vars(flt).items() if v not in (None, [])}
+    if not used <= _COUNTED:
+        return None
+    stmt = select(func.coalesce(func.sum(ScoreCount.n), 0)).where(
+        ScoreCount.project_id == project_id
+    )
+    if flt.name is not None:
+        stmt = stmt.where(ScoreCount.name == flt.name)
+    if flt.names:
+        stmt = stmt.where(ScoreCount.name.in_(flt.names))
+    if flt.source is not None:
+        stmt = stmt.where(ScoreCount.source == flt.source)
+    if flt.data_type is not None:
+        stmt = stmt.where(ScoreCount.data_type == flt.data_type)
+    if flt.config_id is not None:
+        stmt = stmt.where(ScoreCount.config_key == flt.config_id)
+    if flt.environments:
+        stmt = stmt.where(ScoreCount.environment.in_(flt.environments))
+    return int(session.scalar(stmt) or 0)
 
 
 def list_cursor(
@@ -202,32 +260,58 @@ EXPORT_PARTITION = 2000
 EXPORT_SQLITE_CACHE = -8192  # KiB, for the export's SQLite connection
 
 
-def export_query(project_id: str, flt: ScoreFilter, *, stored_text: bool = False) -> Select[Any]:
+def _csv_timestamp(column: Any, dialect: str) -> Any:
+    """Langfuse's timestamp text (UTC, milliseconds, Z), made by the database.
+
+    Both spellings truncate to milliseconds, as api.schemas.tracing.iso does. SQLite stores
+    naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff' (26 characters); other text goes through
+    strftime.
+    """
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+    stored = type_coerce(column, String)
+    return case(
+        (
+            func.length(stored) == 26,
+            func.substr(stored, 1, 10).concat("T").concat(func.substr(stored, 12, 12)).concat("Z"),
+        ),
+        else_=func.strftime("%Y-%m-%dT%H:%M:%fZ", stored),
+    )
+
+
+def export_query(
+    project_id: str, flt: ScoreFilter, *, csv_dialect: str | None = None
+) -> Select[Any]:
     """The export's columns, in the order of EXPORT_COLUMNS, oldest first.
 
-    With `stored_text` (for SQLite) timestamp, metadata and traceTags come back as the text the
-    database holds, without parsing it into datetimes, dicts and lists. Otherwise timestamps
-    come back as plain datetimes (naive UTC on SQLite; readers convert with as_utc).
+    With `csv_dialect` (the engine's dialect name) every cell comes back as the CSV prints it:
+    the timestamp as Langfuse's text, metadata and traceTags as their stored JSON text ('{}'
+    for no metadata), so the rows go to csv.writer as they are. Otherwise timestamps come back
+    as datetimes (naive UTC on SQLite; readers convert with as_utc) and JSON parsed.
     """
     from tracemark.db.models import ScoreConfig
 
     base = score_query(project_id, flt).subquery()
     c = base.c
-
-    def stored(column: Any) -> Any:
-        return type_coerce(column, String) if stored_text else column
-
+    if csv_dialect is None:
+        timestamp: Any = type_coerce(c.timestamp, DateTime(timezone=True))
+        metadata: Any = c["metadata"]
+        tags: Any = Trace.tags
+    else:
+        timestamp = _csv_timestamp(c.timestamp, csv_dialect)
+        metadata = func.coalesce(func.nullif(cast(c["metadata"], Text), "null"), "{}")
+        tags = cast(Trace.tags, Text)
     stmt = (
         select(
             c.id,
-            type_coerce(c.timestamp, String if stored_text else DateTime(timezone=True)),
+            timestamp,
             c.name,
             c.data_type,
             c.value,
             c.string_value,
             c.source,
             c.comment,
-            stored(c["metadata"]),
+            metadata,
             c.author_user_id,
             User.email,
             c.config_id,
@@ -238,7 +322,7 @@ def export_query(project_id: str, flt: ScoreFilter, *, stored_text: bool = False
             c.session_id,
             Trace.name,
             Trace.user_id,
-            stored(Trace.tags),
+            tags,
             c.environment,
         )
         .select_from(base)
@@ -250,7 +334,7 @@ def export_query(project_id: str, flt: ScoreFilter, *, stored_text: bool = False
 
 
 def export_rows(
-    session: Session, project_id: str, flt: ScoreFilter, *, stored_text: bool = False
+    session: Session, project_id: str, flt: ScoreFilter, *, csv: bool = False
 ) -> Generator[Sequence[Row[Any]], None, None]:
     """Export rows (see export_query) in partitions, from a server-side cursor (constant memory).
 
@@ -267,7 +351,9 @@ def export_rows(
     try:
         result = connection.execution_options(
             stream_results=True, yield_per=EXPORT_PARTITION
-        ).execute(export_query(project_id, flt, stored_text=stored_text))
+        ).execute(
+            export_query(project_id, flt, csv_dialect=connection.dialect.name if csv else None)
+        )
         yield from result.partitions()
     finally:
         if cache_size is not None:

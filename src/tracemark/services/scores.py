@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import JSON, Table, bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
-from tracemark.db.base import utcnow
+from tracemark.db.base import UTCDateTime, utcnow
+from tracemark.db.engine import dump_json
 from tracemark.db.models import Score, ScoreChange, ScoreConfig, ScoreDataType, ScoreSource
-from tracemark.services import score_configs
+from tracemark.services import score_configs, score_counts
 from tracemark.services.errors import Forbidden, Invalid, NotFound
 
 TEXT_MAX = 500
@@ -327,6 +330,114 @@ _UPDATABLE = (
 )
 
 
+_SCORES: Table = Score.__table__  # type: ignore[assignment]
+_HISTORY: Table = ScoreChange.__table__  # type: ignore[assignment]
+# Attribute name -> column name (the metadata_ attribute is the "metadata" column).
+_COLUMN_OF = {attr: column.name for attr, column in Score.__mapper__.columns.items()}
+_SET = (*_UPDATABLE, "updated_at")
+_SCORE_KEYS = {column: attr for attr, column in _COLUMN_OF.items()}
+_HISTORY_KEYS = {column.name: column.name for column in _HISTORY.columns}
+_UPDATE_SCORE = (
+    _SCORES.update()
+    .where(
+        _SCORES.c.project_id == bindparam("b_project_id"),
+        _SCORES.c.id == bindparam("b_id"),
+    )
+    .values({_COLUMN_OF[attr]: bindparam(f"u_{attr}") for attr in _SET})
+)
+# What the write path reads of a stored score: its owner and everything an update compares.
+_STORED = [
+    Score.__mapper__.columns[attr].label(attr)
+    for attr in ("id", "author_user_id", "created_at", *_UPDATABLE)
+]
+
+
+def _sqlite_time(value: datetime) -> str:
+    # The text SQLAlchemy stores for UTCDateTime on SQLite: naive UTC with microseconds.
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def _insert_many(
+    session: Session, table: Table, keys: Mapping[str, str], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """INSERT rows (`keys`: column name -> key in each row) with one DB-API executemany.
+
+    The hot path of every score write: SQLAlchemy's per-row parameter processing cost as much
+    as SQLite's own work, so values are converted here as the column types would (timestamps,
+    JSON), with no Python call per plain value.
+    """
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    names = list(keys)
+    converted: list[tuple[int, Any]] = []
+    for at, name in enumerate(names):
+        column_type = table.c[name].type
+        if isinstance(column_type, UTCDateTime) and sqlite:
+            converted.append((at, _sqlite_time))
+        elif isinstance(column_type, JSON):
+            converted.append((at, dump_json))
+    fetch = itemgetter(*keys.values())
+    values: list[tuple[Any, ...]] = []
+    for row in rows:
+        record = list(fetch(row))
+        for at, convert in converted:
+            if record[at] is not None:
+                record[at] = convert(record[at])
+        values.append(tuple(record))
+    quote = connection.dialect.identifier_preparer.quote
+    marks = ", ".join(["?" if sqlite else "%s"] * len(names))
+    sql = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) VALUES ({marks})"
+    connection.exec_driver_sql(sql, values)
+
+
+def _update_params(row: Mapping[str, Any]) -> dict[str, Any]:
+    params = {f"u_{attr}": row[attr] for attr in _SET}
+    params["b_project_id"] = row["project_id"]
+    params["b_id"] = row["id"]
+    return params
+
+
+def _stored_by_id(
+    session: Session, project_id: str, ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The stored scores among these ids (one query per 500 ids)."""
+    found: dict[str, dict[str, Any]] = {}
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start : start + _CHUNK]
+        for row in session.execute(
+            select(*_STORED).where(Score.project_id == project_id, Score.id.in_(chunk))
+        ).mappings():
+            found[row["id"]] = dict(row)
+    return found
+
+
+def _own_annotations(
+    session: Session, project_id: str, rows: Iterable[Mapping[str, Any]]
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Each annotator's stored ANNOTATION score per (target, config) that these rows address."""
+    keys = {
+        (r["target_key"], r["config_id"], r["author_user_id"])
+        for r in rows
+        if r["source"] == ScoreSource.ANNOTATION.value and r["author_user_id"]
+    }
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    wanted = sorted(keys)
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        for row in session.execute(
+            select(*_STORED).where(
+                Score.project_id == project_id,
+                Score.source == ScoreSource.ANNOTATION.value,
+                tuple_(Score.target_key, Score.config_id, Score.author_user_id).in_(chunk),
+            )
+        ).mappings():
+            found[(row["target_key"], row["config_id"], row["author_user_id"])] = dict(row)
+    return found
+
+
 def write_scores(
     session: Session,
     project_id: str,
@@ -362,73 +473,44 @@ def write_scores(
     if not rows:
         return result
 
-    # Scores addressed by id, and each annotator's own score on the same target and config.
-    explicit_ids = [r["id"] for r in rows.values() if r["id"]]
-    existing: dict[str, Score] = {}
-    for start in range(0, len(explicit_ids), _CHUNK):
-        chunk = explicit_ids[start : start + _CHUNK]
-        for score in session.scalars(
-            select(Score).where(Score.project_id == project_id, Score.id.in_(chunk))
-        ):
-            existing[score.id] = score
-    own_keys = {
-        (r["target_key"], r["config_id"], r["author_user_id"])
-        for r in rows.values()
-        if r["source"] == ScoreSource.ANNOTATION.value and r["author_user_id"]
-    }
-    own: dict[tuple[str, str, str], Score] = {}
-    for key in own_keys:
-        found = session.scalar(
-            select(Score).where(
-                and_(
-                    Score.project_id == project_id,
-                    Score.target_key == key[0],
-                    Score.config_id == key[1],
-                    Score.author_user_id == key[2],
-                    Score.source == ScoreSource.ANNOTATION.value,
-                )
-            )
-        )
-        if found is not None:
-            own[key] = found
+    existing = _stored_by_id(session, project_id, [r["id"] for r in rows.values() if r["id"]])
+    own = _own_annotations(session, project_id, rows.values())
 
     now = utcnow()
     inserts: dict[str, dict[str, Any]] = {}
     updates: dict[str, dict[str, Any]] = {}
+    originals: dict[str, dict[str, Any]] = {}  # stored state of each updated score
     history: list[dict[str, Any]] = []
     for position, row in rows.items():
-        stored: Score | None = None
+        stored: dict[str, Any] | None = None
         if row["id"] and row["id"] in existing:
             stored = existing[row["id"]]
         elif row["source"] == ScoreSource.ANNOTATION.value and row["author_user_id"]:
             stored = own.get((row["target_key"], row["config_id"], row["author_user_id"]))
         if stored is not None:
-            if stored.author_user_id and stored.author_user_id != actor.user_id:
+            stored_id = stored["id"]
+            if stored["author_user_id"] and stored["author_user_id"] != actor.user_id:
                 result.errors[position] = (
-                    f"id: score {stored.id} belongs to another annotator; "
+                    f"id: score {stored_id} belongs to another annotator; "
                     "each person edits only their own scores"
                 )
                 continue
-            if stored.source == ScoreSource.ANNOTATION.value and row["source"] != stored.source:
-                row["source"] = stored.source
-            row["id"] = stored.id
+            if stored["source"] == ScoreSource.ANNOTATION.value:
+                row["source"] = stored["source"]
+            row["id"] = stored_id
             row["project_id"] = project_id
-            row["author_user_id"] = stored.author_user_id or row["author_user_id"]
-            row["created_at"] = stored.created_at
+            row["author_user_id"] = stored["author_user_id"] or row["author_user_id"]
+            row["created_at"] = stored["created_at"]
             row["updated_at"] = now
             # Compared with the state before this row: an earlier row of this batch, or stored.
-            previous = updates.get(stored.id)
-            if previous is not None:
-                old = _values(previous)
-                other_change = any(previous[k] != row[k] for k in _UPDATABLE)
-            else:
-                old = (stored.value, stored.string_value, stored.comment)
-                other_change = any(getattr(stored, k) != row[k] for k in _UPDATABLE)
+            before = updates.get(stored_id) or stored
+            old = _values(before)
             changed = old != _values(row)
             if changed:
                 history.append(_history(row, "UPDATE", actor, old, now))
-            if changed or other_change:
-                updates[stored.id] = row
+            if changed or any(before[k] != row[k] for k in _UPDATABLE):
+                updates[stored_id] = row
+                originals[stored_id] = stored
         else:
             row["id"] = row["id"] or uuid.uuid4().hex
             row["project_id"] = project_id
@@ -443,21 +525,26 @@ def write_scores(
                 # and the history says so.
                 history.append(_history(row, "UPDATE", actor, _values(earlier), now))
         result.ids[position] = row["id"]
+    counts: Counter[score_counts.CountKey] = Counter()
     if inserts:
-        # render_nulls: one executemany instead of a statement per distinct set of NULL columns.
-        session.execute(insert(Score).execution_options(render_nulls=True), list(inserts.values()))
+        _insert_many(session, _SCORES, _SCORE_KEYS, list(inserts.values()))
+        counts.update(score_counts.key_of(r) for r in inserts.values())
     if updates:
-        session.execute(update(Score), list(updates.values()))
+        session.execute(_UPDATE_SCORE, [_update_params(r) for r in updates.values()])
+        counts.update(score_counts.key_of(r) for r in updates.values())
+        counts.subtract(score_counts.key_of(r) for r in originals.values())
+    score_counts.apply(session, project_id, counts)
     if history:
         # History reads in (changed_at, id) order: several changes of one score in one batch
         # get successive microseconds, so they read in the order they were sent.
         per_score: dict[str, int] = {}
         for entry in history:
-            before = per_score.get(entry["score_id"], 0)
-            per_score[entry["score_id"]] = before + 1
-            entry["changed_at"] = now + timedelta(microseconds=before)
+            seen = per_score.get(entry["score_id"], 0)
+            per_score[entry["score_id"]] = seen + 1
+            if seen:
+                entry["changed_at"] = now + timedelta(microseconds=seen)
             entry["project_id"] = project_id
-        session.execute(insert(ScoreChange).execution_options(render_nulls=True), history)
+        _insert_many(session, _HISTORY, _HISTORY_KEYS, history)
     return result
 
 
@@ -476,7 +563,7 @@ def delete_score(session: Session, project_id: str, score_id: str, actor: Actor)
         )
     now = utcnow()
     session.execute(
-        insert(ScoreChange),
+        _HISTORY.insert(),
         [
             {
                 "id": uuid.uuid4().hex,
@@ -496,6 +583,11 @@ def delete_score(session: Session, project_id: str, score_id: str, actor: Actor)
         ],
     )
     session.delete(score)
+    score_counts.apply(session, project_id, Counter({score_counts.key_of(_attributes(score)): -1}))
+
+
+def _attributes(score: Score) -> dict[str, Any]:
+    return {attr: getattr(score, attr) for attr in _COLUMN_OF}
 
 
 def history_of(session: Session, project_id: str, score_id: str) -> list[ScoreChange]:

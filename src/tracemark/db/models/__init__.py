@@ -25,6 +25,7 @@ from tracemark.db.models.scoring import (
     Score,
     ScoreChange,
     ScoreConfig,
+    ScoreCount,
     ScoreDataType,
     ScoreSource,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "Score",
     "ScoreChange",
     "ScoreConfig",
+    "ScoreCount",
     "ScoreDataType",
     "ScoreSource",
     "Trace",

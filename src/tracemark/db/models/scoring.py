@@ -4,6 +4,11 @@ A score targets exactly one of a trace, an observation (with its trace) or a ses
 `target_key` spells that target in one non-null column so that uniqueness rules can use it.
 One annotator never overwrites another: each person has at most one ANNOTATION score per
 (target, config), enforced by a partial unique index.
+
+`score_counts` holds how many scores each (project, name, source, data type, config,
+environment) has. services.scores keeps it exact in the same transaction as every insert,
+update and delete of a score (all of them go through it; a project's counts go with it by
+cascade); the v2 list reads its totals there instead of counting millions of rows.
 """
 
 from __future__ import annotations
@@ -12,7 +17,17 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracemark.db.base import Base, JSONType, UTCDateTime, enum_check, new_id, utcnow
@@ -117,6 +132,26 @@ class Score(Base):
     target_key: Mapped[str] = mapped_column(String(1200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ScoreCount(Base):
+    """How many scores share these keys (see the module docstring).
+
+    `config_key` is the config id, or '' for scores without a config (a primary key column
+    cannot be NULL). Rows whose count reached 0 stay (they are few: one per combination seen).
+    """
+
+    __tablename__ = "score_counts"
+
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    data_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    config_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(200), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ScoreChange(Base):
