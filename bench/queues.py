@@ -526,6 +526,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2_000)
     parser.add_argument("--annotators", type=int, default=8)
     parser.add_argument("--keep", default="/tmp/tracemark-queue-bench")
+    parser.add_argument(
+        "--pg-database", help="PostgreSQL database name (default tm_queue_bench_<items>)"
+    )
     args = parser.parse_args()
     keep = Path(args.keep)
     keep.mkdir(parents=True, exist_ok=True)
@@ -534,7 +537,7 @@ def main() -> None:
     if args.engine in ("sqlite", "both"):
         ok &= run_engine("sqlite", f"sqlite:///{keep / f'queue-{args.items}.db'}", args, keep)
     if args.engine in ("postgres", "both"):
-        url = pg_database(f"tm_queue_bench_{args.items}")
+        url = pg_database(args.pg_database or f"tm_queue_bench_{args.items}")
         ok &= run_engine("postgres", url, args, keep)
     print("PASS" if ok else "FAIL")
 
