@@ -15,8 +15,10 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from tracemark.db.base import utcnow
@@ -221,30 +223,8 @@ def _authenticate_token(db: Database, value: str) -> Principal:
     if not value.startswith(TOKEN_PREFIX) or "." not in value:
         raise Unauthorized(f"malformed token: personal access tokens start with {TOKEN_PREFIX}")
     lookup, _, secret = value[len(TOKEN_PREFIX) :].partition(".")
-    # One query: the token, its user, and the user's role in the token's project.
     with db.read() as session:
-        row = session.execute(
-            select(
-                PersonalToken.id,
-                PersonalToken.token_hash,
-                PersonalToken.revoked_at,
-                PersonalToken.last_used_at,
-                PersonalToken.project_id,
-                User.id,
-                User.name,
-                User.is_admin,
-                Membership.role,
-            )
-            .join(User, User.id == PersonalToken.user_id)
-            .outerjoin(
-                Membership,
-                and_(
-                    Membership.project_id == PersonalToken.project_id,
-                    Membership.user_id == PersonalToken.user_id,
-                ),
-            )
-            .where(PersonalToken.lookup == lookup)
-        ).first()
+        row = session.execute(_token_statement(), {"lookup": lookup}).first()
     # The slow hash is checked after the read transaction has ended.
     if row is None:
         raise Unauthorized("invalid credentials: unknown or revoked token")
@@ -265,6 +245,33 @@ def _authenticate_token(db: Database, value: str) -> Principal:
         user_id=user_id,
         user_name=name,
         credential_id=token_id,
+    )
+
+
+@cache
+def _token_statement() -> Any:
+    """One query: the token, its user, and the user's role in the token's project."""
+    return (
+        select(
+            PersonalToken.id,
+            PersonalToken.token_hash,
+            PersonalToken.revoked_at,
+            PersonalToken.last_used_at,
+            PersonalToken.project_id,
+            User.id,
+            User.name,
+            User.is_admin,
+            Membership.role,
+        )
+        .join(User, User.id == PersonalToken.user_id)
+        .outerjoin(
+            Membership,
+            and_(
+                Membership.project_id == PersonalToken.project_id,
+                Membership.user_id == PersonalToken.user_id,
+            ),
+        )
+        .where(PersonalToken.lookup == bindparam("lookup"))
     )
 
 

@@ -12,9 +12,24 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select, true, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -55,6 +70,47 @@ class _Open:
     has_assigned: bool = False  # next: pending items assigned to them exist
 
 
+# The statements of next and complete are built once per process, with bound parameters:
+# building a statement and computing its cache key cost more CPU than running it.
+
+
+@cache
+def _open_statement(for_next: bool) -> Select[Any]:
+    queue_id: Any = bindparam("queue_id")
+    user_id: Any = bindparam("user_id")
+    members = select(QueueMember.user_id).where(QueueMember.queue_id == queue_id)
+    columns: list[Any] = [
+        AnnotationQueue,
+        members.exists(),
+        members.where(QueueMember.user_id == user_id).exists(),
+    ]
+    if for_next:
+        columns.append(
+            select(QueueWork.id)
+            .where(
+                QueueWork.queue_id == queue_id,
+                QueueWork.user_id == user_id,
+                QueueWork.state == WorkState.IN_PROGRESS.value,
+                QueueWork.lease_expires_at > bindparam("now"),
+            )
+            .order_by(QueueWork.started_at)
+            .limit(1)
+            .scalar_subquery()
+        )
+        columns.append(
+            select(QueueItem.id)
+            .where(
+                QueueItem.queue_id == queue_id,
+                QueueItem.status == ItemStatus.PENDING.value,
+                QueueItem.assignee_user_id == user_id,
+            )
+            .exists()
+        )
+    return select(*columns).where(
+        AnnotationQueue.id == queue_id, AnnotationQueue.project_id == bindparam("project_id")
+    )
+
+
 def _open_queue(
     session: Session,
     project_id: str,
@@ -67,39 +123,14 @@ def _open_queue(
     One statement: the queue row and its member check; for `next` (given `now`) also the
     worker's live lease and whether items wait assigned to them.
     """
-    members = select(QueueMember.user_id).where(QueueMember.queue_id == queue_id)
-    columns: list[Any] = [
-        AnnotationQueue,
-        members.exists(),
-        members.where(QueueMember.user_id == worker.user_id).exists(),
-    ]
+    params: dict[str, Any] = {
+        "queue_id": queue_id,
+        "project_id": project_id,
+        "user_id": worker.user_id,
+    }
     if now is not None:
-        columns.append(
-            select(QueueWork.id)
-            .where(
-                QueueWork.queue_id == queue_id,
-                QueueWork.user_id == worker.user_id,
-                QueueWork.state == WorkState.IN_PROGRESS.value,
-                QueueWork.lease_expires_at > now,
-            )
-            .order_by(QueueWork.started_at)
-            .limit(1)
-            .scalar_subquery()
-        )
-        columns.append(
-            select(QueueItem.id)
-            .where(
-                QueueItem.queue_id == queue_id,
-                QueueItem.status == ItemStatus.PENDING.value,
-                QueueItem.assignee_user_id == worker.user_id,
-            )
-            .exists()
-        )
-    row = session.execute(
-        select(*columns).where(
-            AnnotationQueue.id == queue_id, AnnotationQueue.project_id == project_id
-        )
-    ).first()
+        params["now"] = now
+    row = session.execute(_open_statement(now is not None), params).first()
     if row is None:
         raise NotFound(f"annotation queue {queue_id} not found in this project")
     queue, has_members, is_member = row[0], row[1], row[2]
@@ -131,18 +162,11 @@ def _live_leases_of_others(session: Session, item_id: str, user_id: str, now: da
     return session.scalar(select(_live_others(item_id, user_id, now))) or 0
 
 
-def _candidates(
-    session: Session,
-    queue: AnnotationQueue,
-    user_id: str,
-    now: datetime,
-    *,
-    assigned: bool,
-    lock: str | None,
-    exclude: Sequence[str] = (),
-    limit: int = 1,
-) -> list[QueueItem]:
-    """The first items this person may take, in order; `lock`: None, "skip" or "wait"."""
+@cache
+def _candidate_statements(assigned: bool, lock: str | None, below: bool) -> tuple[Any, Any]:
+    """(items at the top priority level, that level) for one kind of pass, parameterized."""
+    user_id: Any = bindparam("user_id")
+    now: Any = bindparam("now")
     done_by_me = (
         select(QueueWork.id)
         .where(
@@ -164,7 +188,7 @@ def _candidates(
         .scalar_subquery()
     )
     pending = (
-        QueueItem.queue_id == queue.id,
+        QueueItem.queue_id == bindparam("queue_id"),
         QueueItem.status == ItemStatus.PENDING.value,
         QueueItem.assignee_user_id == user_id if assigned else QueueItem.assignee_user_id.is_(None),
     )
@@ -176,42 +200,104 @@ def _candidates(
     # priority level is a subquery of the same statement. Both ORDER BYs also name
     # assignee_user_id, constant here: PostgreSQL follows an index's order only past columns
     # fixed by `=`, and `assignee_user_id IS NULL` is not `=`.
-    found: list[QueueItem] = []
+    top = (
+        select(QueueItem.priority)
+        .where(*pending)
+        .order_by(QueueItem.assignee_user_id.desc(), QueueItem.priority.desc())
+        .limit(1)
+    )
+    if below:
+        top = top.where(QueueItem.priority < bindparam("below"))
+    items = (
+        select(QueueItem)
+        .where(
+            *pending,
+            QueueItem.priority == top.scalar_subquery(),
+            ~done_by_me,
+            QueueItem.completion_count + live_others < bindparam("n"),
+            QueueItem.id.not_in(bindparam("exclude", expanding=True)),
+        )
+        .order_by(QueueItem.assignee_user_id, QueueItem.created_at, QueueItem.id)
+        .limit(1)
+    )
+    if lock is not None:
+        items = items.with_for_update(of=QueueItem, skip_locked=lock == "skip")
+    return items, top
+
+
+def _candidate(
+    session: Session,
+    queue: AnnotationQueue,
+    user_id: str,
+    now: datetime,
+    *,
+    assigned: bool,
+    lock: str | None,
+    exclude: Sequence[str] = (),
+) -> QueueItem | None:
+    """The first item this person may take, in order; `lock`: None, "skip" or "wait"."""
+    params: dict[str, Any] = {
+        "queue_id": queue.id,
+        "user_id": user_id,
+        "now": now,
+        "n": queue.annotators_per_item,
+        "exclude": list(exclude) or [""],
+    }
     below: int | None = None
-    while len(found) < limit:
-        top = (
-            select(QueueItem.priority)
-            .where(*pending)
-            .order_by(QueueItem.assignee_user_id.desc(), QueueItem.priority.desc())
-            .limit(1)
-        )
-        if below is not None:
-            top = top.where(QueueItem.priority < below)
-        stmt = (
-            select(QueueItem)
-            .where(
-                *pending,
-                QueueItem.priority == top.scalar_subquery(),
-                ~done_by_me,
-                QueueItem.completion_count + live_others < queue.annotators_per_item,
-            )
-            .order_by(QueueItem.assignee_user_id, QueueItem.created_at, QueueItem.id)
-            .limit(limit - len(found))
-        )
-        if exclude:
-            stmt = stmt.where(QueueItem.id.not_in(list(exclude)))
-        if lock is not None:
-            stmt = stmt.with_for_update(of=QueueItem, skip_locked=lock == "skip")
-        rows = list(session.scalars(stmt))
-        found += rows
-        if len(found) >= limit:
-            break
+    while True:
+        items, top = _candidate_statements(assigned, lock, below is not None)
+        found: QueueItem | None = session.scalars(items, params).first()
+        if found is not None:
+            return found
         # This priority level is used up for this person: go on below it, if there is a level.
-        level = session.scalar(top)
+        level = session.scalar(top, params)
         if level is None:
-            break
-        below = level
-    return found
+            return None
+        below = params["below"] = level
+
+
+@cache
+def _lease_statement(dialect: str, recheck: bool) -> Any:
+    stamp = QueueWork.started_at.type
+    now: Any = bindparam("now", type_=stamp)
+    expires: Any = bindparam("expires", type_=stamp)
+    source = select(
+        bindparam("id", type_=String),
+        bindparam("item_id", type_=String),
+        bindparam("queue_id", type_=String),
+        bindparam("user_id", type_=String),
+        literal(WorkState.IN_PROGRESS.value),
+        now,
+        expires,
+        now,
+    )
+    if recheck:
+        live_others = (
+            select(func.count())
+            .select_from(QueueWork)
+            .where(
+                QueueWork.item_id == bindparam("item_id"),
+                QueueWork.state == WorkState.IN_PROGRESS.value,
+                QueueWork.lease_expires_at > now,
+                QueueWork.user_id != bindparam("user_id"),
+            )
+            .scalar_subquery()
+        )
+        source = source.where(live_others < bindparam("room", type_=Integer))
+    else:
+        source = source.where(true())  # SQLite needs a WHERE before ON CONFLICT
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(QueueWork).from_select(list(_LEASE_COLUMNS), source)
+    lapsed = or_(QueueWork.lease_expires_at.is_(None), QueueWork.lease_expires_at <= now)
+    return statement.on_conflict_do_update(
+        index_elements=["item_id", "user_id"],
+        set_={
+            "started_at": case((lapsed, now), else_=QueueWork.started_at),
+            "lease_expires_at": expires,
+            "updated_at": now,
+        },
+        where=QueueWork.state == WorkState.IN_PROGRESS.value,
+    ).returning(QueueWork.id, QueueWork.started_at)
 
 
 _LEASE_COLUMNS = (
@@ -242,38 +328,18 @@ def _lease(
     None when it has no room (or the person's work on it is no longer in progress).
     """
     expires = now + timedelta(seconds=queue.lease_seconds)
-    stamp = QueueWork.started_at.type
-    source = select(
-        literal(new_id()),
-        literal(item.id),
-        literal(queue.id),
-        literal(user_id),
-        literal(WorkState.IN_PROGRESS.value),
-        literal(now, type_=stamp),
-        literal(expires, type_=stamp),
-        literal(now, type_=stamp),
-    )
-    if recheck:
-        room = queue.annotators_per_item - item.completion_count
-        source = source.where(_live_others(item.id, user_id, now) < room)
-    else:
-        source = source.where(true())  # SQLite needs a WHERE before ON CONFLICT
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(QueueWork).from_select(
-        list(_LEASE_COLUMNS),
-        source,
-    )
-    lapsed = or_(QueueWork.lease_expires_at.is_(None), QueueWork.lease_expires_at <= now)
-    upsert = statement.on_conflict_do_update(
-        index_elements=["item_id", "user_id"],
-        set_={
-            "started_at": case((lapsed, now), else_=QueueWork.started_at),
-            "lease_expires_at": expires,
-            "updated_at": now,
-        },
-        where=QueueWork.state == WorkState.IN_PROGRESS.value,
-    ).returning(QueueWork.id, QueueWork.started_at)
-    row = session.execute(upsert).first()
+    statement = _lease_statement(session.get_bind().dialect.name, recheck)
+    params = {
+        "id": new_id(),
+        "item_id": item.id,
+        "queue_id": queue.id,
+        "user_id": user_id,
+        "now": now,
+        "expires": expires,
+        "room": queue.annotators_per_item - item.completion_count,
+    }
+    # On the connection: parameters given to an ORM-enabled INSERT would make it a bulk insert.
+    row = session.connection().execute(statement, params).first()
     if row is None:
         return None
     return QueueWork(
@@ -321,9 +387,8 @@ def next_item(session: Session, project_id: str, queue_id: str, worker: Worker) 
         # SQLite: writes are serialized (BEGIN IMMEDIATE), so the candidate query's count, made
         # in this transaction with this `now`, still holds when the lease is written.
         for assigned in passes:
-            for item in _candidates(
-                session, queue, worker.user_id, now, assigned=assigned, lock=None
-            ):
+            item = _candidate(session, queue, worker.user_id, now, assigned=assigned, lock=None)
+            if item is not None:
                 work = _lease(session, queue, item, worker.user_id, now, recheck=False)
                 if work is not None:
                     return Leased(item, work, queue)
@@ -351,12 +416,12 @@ def _next_locked(
         while True:
             savepoint = session.begin_nested()
             try:
-                items = _candidates(
+                item = _candidate(
                     session, queue, user_id, now, assigned=assigned, lock=lock, exclude=rejected
                 )
                 work = None
-                if items:
-                    work = _lease(session, queue, items[0], user_id, now, recheck=True)
+                if item is not None:
+                    work = _lease(session, queue, item, user_id, now, recheck=True)
             except OperationalError as exc:
                 savepoint.rollback()
                 # Only a caller whose transaction already holds an item lock can be part of a
@@ -366,13 +431,13 @@ def _next_locked(
                 if lock == "wait" and getattr(exc.orig, "sqlstate", None) == "40P01":
                     return None
                 raise
-            if work is not None:
+            if item is not None and work is not None:
                 savepoint.commit()
-                return Leased(items[0], work, queue)
+                return Leased(item, work, queue)
             savepoint.rollback()
-            if not items:
+            if item is None:
                 break
-            rejected.append(items[0].id)
+            rejected.append(item.id)
     return None
 
 
@@ -489,23 +554,57 @@ def complete_item(
     return Completion(item, [i for i in written.ids if i], already)
 
 
+@cache
+def _locked_item_statement() -> Select[QueueItem, QueueWork]:
+    return (
+        select(QueueItem, QueueWork)
+        .outerjoin(
+            QueueWork,
+            and_(QueueWork.item_id == QueueItem.id, QueueWork.user_id == bindparam("user_id")),
+        )
+        .where(
+            QueueItem.id == bindparam("item_id"),
+            QueueItem.queue_id == bindparam("queue_id"),
+            QueueItem.project_id == bindparam("project_id"),
+        )
+        .with_for_update(of=QueueItem)
+    )
+
+
 def _locked_item(
     session: Session, project_id: str, queue_id: str, item_id: str, user_id: str
 ) -> tuple[QueueItem, QueueWork | None]:
     """The item, its row locked (PostgreSQL), with this person's work on it: one statement."""
-    row = session.execute(
-        select(QueueItem, QueueWork)
-        .outerjoin(QueueWork, and_(QueueWork.item_id == QueueItem.id, QueueWork.user_id == user_id))
-        .where(
-            QueueItem.id == item_id,
-            QueueItem.queue_id == queue_id,
-            QueueItem.project_id == project_id,
-        )
-        .with_for_update(of=QueueItem)
-    ).first()
+    params = {"item_id": item_id, "queue_id": queue_id, "project_id": project_id}
+    row = session.execute(_locked_item_statement(), {**params, "user_id": user_id}).first()
     if row is None:
         raise NotFound(f"item {item_id} not found in queue {queue_id}")
     return row[0], row[1]
+
+
+@cache
+def _completion_statements(full: bool) -> tuple[Any, Any]:
+    """(the work row's UPDATE, the item's UPDATE); `full`: the item becomes COMPLETED."""
+    now = bindparam("now", type_=QueueWork.updated_at.type)
+    work = (
+        update(QueueWork)
+        .where(QueueWork.id == bindparam("work_id"))
+        .values(
+            state=WorkState.COMPLETED.value,
+            completed_at=now,
+            lease_expires_at=None,
+            seconds_spent=bindparam("seconds_spent"),
+            updated_at=now,
+        )
+    )
+    changes: dict[str, Any] = {
+        "completion_count": bindparam("count"),
+        "updated_at": bindparam("now"),
+    }
+    if full:
+        changes.update(status=ItemStatus.COMPLETED.value, completed_at=bindparam("now"))
+    item = update(QueueItem).where(QueueItem.id == bindparam("item_id")).values(**changes)
+    return work, item
 
 
 def _record_completion(
@@ -521,6 +620,10 @@ def _record_completion(
     The item row is locked, so its count read with the lock is current. The loaded objects are
     brought up to date without being marked changed (no second UPDATE at flush).
     """
+    count = item.completion_count + 1
+    full = count >= queue.annotators_per_item
+    work_update, item_update = _completion_statements(full)
+    connection = session.connection()  # Core UPDATEs: the ORM would take parameters as bulk rows
     if work is None:
         session.add(
             QueueWork(
@@ -535,27 +638,21 @@ def _record_completion(
             )
         )
     else:
+        seconds = max(0.0, (now - (work.started_at or now)).total_seconds())
+        connection.execute(work_update, {"work_id": work.id, "now": now, "seconds_spent": seconds})
         done = {
             "state": WorkState.COMPLETED.value,
             "completed_at": now,
             "lease_expires_at": None,
-            "seconds_spent": max(0.0, (now - (work.started_at or now)).total_seconds()),
+            "seconds_spent": seconds,
             "updated_at": now,
         }
-        session.execute(
-            update(QueueWork).where(QueueWork.id == work.id).values(**done),
-            execution_options={"synchronize_session": False},
-        )
         for key, value in done.items():
             set_committed_value(work, key, value)
-    count = item.completion_count + 1
+    connection.execute(item_update, {"item_id": item.id, "count": count, "now": now})
     changes: dict[str, Any] = {"completion_count": count, "updated_at": now}
-    if count >= queue.annotators_per_item:
+    if full:
         changes.update(status=ItemStatus.COMPLETED.value, completed_at=now)
-    session.execute(
-        update(QueueItem).where(QueueItem.id == item.id).values(**changes),
-        execution_options={"synchronize_session": False},
-    )
     for key, value in changes.items():
         set_committed_value(item, key, value)
 
@@ -619,15 +716,17 @@ def my_scores(session: Session, project_id: str, item: QueueItem, user_id: str) 
     key = scores.target_key(
         target.get("traceId"), target.get("observationId"), target.get("sessionId")
     )
-    return list(
-        session.scalars(
-            select(Score).where(
-                Score.project_id == project_id,
-                Score.target_key == key,
-                Score.author_user_id == user_id,
-                Score.source == ScoreSource.ANNOTATION.value,
-            )
-        )
+    params = {"project_id": project_id, "key": key, "user_id": user_id}
+    return list(session.scalars(_my_scores_statement(), params))
+
+
+@cache
+def _my_scores_statement() -> Select[Score]:
+    return select(Score).where(
+        Score.project_id == bindparam("project_id"),
+        Score.target_key == bindparam("key"),
+        Score.author_user_id == bindparam("user_id"),
+        Score.source == ScoreSource.ANNOTATION.value,
     )
 
 
