@@ -7,14 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from tracemark.api.deps import AUTH_ERRORS, DB, Caller, get_db
 from tracemark.api.ingestion import decode_json
 from tracemark.api.schemas.common import WireModel, as_utc
 from tracemark.api.schemas.scoring import ScoreConfigOut, ScoreOut, config_out, score_out
 from tracemark.api.schemas.tracing import Meta, iso, page_meta
-from tracemark.db.engine import Database
 from tracemark.db.models import AnnotationQueue, QueueItem, QueueWork, Role
 from tracemark.services import (
     queue_export,
@@ -539,9 +538,18 @@ class NextOut(WireModel):
 def leased_out(session: Any, project_id: str, leased: queue_work.Leased, user_id: str) -> NextItem:
     item, work, queue = leased.item, leased.work, leased.queue
     configs = score_configs.configs_by_id(session, project_id, set(queue.score_config_ids))
-    base = item_out(item)
     return NextItem(
-        **base.__dict__,
+        id=item.id,
+        queue_id=item.queue_id,
+        object_id=item.object_id,
+        object_type=item.object_type,
+        status=item.status,
+        completed_at=iso(item.completed_at),
+        created_at=iso(item.created_at) or "",
+        updated_at=iso(item.updated_at) or "",
+        assignee_user_id=item.assignee_user_id,
+        priority=item.priority,
+        completion_count=item.completion_count,
         lease_expires_at=iso(work.lease_expires_at),
         object=queue_objects.summary(session, project_id, item),
         configs=[config_out(configs[c]) for c in queue.score_config_ids if c in configs],
@@ -552,12 +560,9 @@ def leased_out(session: Any, project_id: str, leased: queue_work.Leased, user_id
     )
 
 
-def _next(db: Database, caller: Principal, queue_id: str, worker: queue_work.Worker) -> NextOut:
-    with db.write() as session:
-        leased = queue_work.next_item(session, caller.project_id, queue_id, worker)
-        if leased is None:
-            return NextOut(item=None)
-        return NextOut(item=leased_out(session, caller.project_id, leased, worker.user_id))
+def _reply(model: WireModel) -> Response:
+    """The model as JSON, built once (the route's response_model still documents it)."""
+    return Response(model.model_dump_json(by_alias=True), media_type="application/json")
 
 
 @router.post(
@@ -566,9 +571,13 @@ def _next(db: Database, caller: Principal, queue_id: str, worker: queue_work.Wor
     response_model=NextOut,
     responses=ERRORS,
 )
-def next_item(caller: Caller, db: DB, queue_id: str) -> NextOut:
+def next_item(caller: Caller, db: DB, queue_id: str) -> Response:
     """Lease the best item for the caller (the same one while their lease lives); null when done."""
-    return _next(db, caller, queue_id, _worker(caller))
+    worker = _worker(caller)
+    with db.write() as session:
+        leased = queue_work.next_item(session, caller.project_id, queue_id, worker)
+        item = leased_out(session, caller.project_id, leased, worker.user_id) if leased else None
+    return _reply(NextOut(item=item))
 
 
 class CompleteOut(WireModel):
@@ -583,23 +592,25 @@ class CompleteOut(WireModel):
     response_model=CompleteOut,
     responses=ERRORS,
 )
-async def complete(request: Request, caller: Caller, queue_id: str, item_id: str) -> CompleteOut:
+async def complete(request: Request, caller: Caller, queue_id: str, item_id: str) -> Response:
     """Save the caller's scores and their completion of the item in one transaction."""
     worker = _worker(caller)
     body = await _body(request)
     values, comment = queue_work.parse_scores(body)
     db = get_db(request)
 
-    def run() -> CompleteOut:
+    def run() -> Response:
         with db.write() as session:
             done = queue_work.complete_item(
                 session, caller.project_id, queue_id, item_id, worker, values, comment
             )
-            return CompleteOut(
+        return _reply(
+            CompleteOut(
                 item=item_out(done.item),
                 score_ids=done.score_ids,
                 already_completed=done.already_completed,
             )
+        )
 
     return await run_in_threadpool(run)
 

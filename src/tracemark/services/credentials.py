@@ -3,7 +3,7 @@
 Secrets are stored only as Argon2 hashes. Checking Argon2 on every request would cost tens of
 milliseconds, so a process remembers (in memory, for a few minutes) the SHA-256 of secrets it
 has already verified. Revocation still takes effect at once: the key's row is read on every
-request.
+request (one query: for a token, with its user and their role in the project).
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from tracemark.db.base import utcnow
 from tracemark.db.engine import Database
-from tracemark.db.models import ApiKey, PersonalToken, Project, Role, User
+from tracemark.db.models import ApiKey, Membership, PersonalToken, Project, Role, User
 from tracemark.services import accounts
 from tracemark.services.errors import Invalid, NotFound, Unauthorized
 from tracemark.services.hashing import random_token, slow_hash, verify_slow_hash
@@ -201,18 +203,18 @@ def _authenticate_key(db: Database, public: str, secret: str) -> Principal:
             f"malformed public key: Tracemark public keys start with {PUBLIC_PREFIX}"
         )
     with db.read() as session:
-        key = session.scalar(select(ApiKey).where(ApiKey.public_key == public))
+        key = session.execute(
+            select(ApiKey.id, ApiKey.project_id, ApiKey.secret_hash, ApiKey.revoked_at)
+            .add_columns(ApiKey.last_used_at)
+            .where(ApiKey.public_key == public)
+        ).first()
     # The slow hash is checked after the read transaction has ended.
     if key is None:
         raise Unauthorized("invalid credentials: unknown public key")
-    if key.revoked_at is not None:
+    key_id, project_id, secret_hash, revoked_at, last_used = key
+    if revoked_at is not None:
         raise Unauthorized("invalid credentials: this API key was revoked")
-    with _verified.verifying(key.id):
-        if not _verified.seen(key.id, secret):
-            if not verify_slow_hash(key.secret_hash, secret):
-                raise Unauthorized("invalid credentials: wrong secret key")
-            _verified.remember(key.id, secret)
-    key_id, project_id, last_used = key.id, key.project_id, key.last_used_at
+    _verify(key_id, secret_hash, secret, "invalid credentials: wrong secret key")
     _touch(db, ApiKey, key_id, last_used)
     return Principal(project_id=project_id, role=API_KEY_ROLE, kind="api_key", credential_id=key_id)
 
@@ -222,32 +224,71 @@ def _authenticate_token(db: Database, value: str) -> Principal:
         raise Unauthorized(f"malformed token: personal access tokens start with {TOKEN_PREFIX}")
     lookup, _, secret = value[len(TOKEN_PREFIX) :].partition(".")
     with db.read() as session:
-        token = session.scalar(select(PersonalToken).where(PersonalToken.lookup == lookup))
+        row = session.execute(_token_statement(), {"lookup": lookup}).first()
     # The slow hash is checked after the read transaction has ended.
-    if token is None or token.revoked_at is not None:
+    if row is None:
         raise Unauthorized("invalid credentials: unknown or revoked token")
-    with _verified.verifying(token.id):
-        if not _verified.seen(token.id, secret):
-            if not verify_slow_hash(token.token_hash, secret):
-                raise Unauthorized("invalid credentials: unknown or revoked token")
-            _verified.remember(token.id, secret)
-    with db.read() as session:
-        user = session.get(User, token.user_id)
-        assert user is not None
-        role = accounts.role_in_project(session, user, token.project_id)
-        if role is None:
-            raise Unauthorized("this token's user is no longer a member of its project")
-        principal = Principal(
-            project_id=token.project_id,
-            role=role,
-            kind="token",
-            user_id=user.id,
-            user_name=user.name,
-            credential_id=token.id,
+    token_id, token_hash, revoked_at, last_used, project_id, user_id, name, is_admin, role = row
+    if revoked_at is not None:
+        raise Unauthorized("invalid credentials: unknown or revoked token")
+    _verify(token_id, token_hash, secret, "invalid credentials: unknown or revoked token")
+    # As accounts.role_in_project: instance admins act as OWNER everywhere.
+    if is_admin:
+        role = Role.OWNER
+    elif role is None:
+        raise Unauthorized("this token's user is no longer a member of its project")
+    _touch(db, PersonalToken, token_id, last_used)
+    return Principal(
+        project_id=project_id,
+        role=Role(role),
+        kind="token",
+        user_id=user_id,
+        user_name=name,
+        credential_id=token_id,
+    )
+
+
+@cache
+def _token_statement() -> Any:
+    """One query: the token, its user, and the user's role in the token's project."""
+    return (
+        select(
+            PersonalToken.id,
+            PersonalToken.token_hash,
+            PersonalToken.revoked_at,
+            PersonalToken.last_used_at,
+            PersonalToken.project_id,
+            User.id,
+            User.name,
+            User.is_admin,
+            Membership.role,
         )
-        last_used = token.last_used_at
-    _touch(db, PersonalToken, principal.credential_id or "", last_used)
-    return principal
+        .join(User, User.id == PersonalToken.user_id)
+        .outerjoin(
+            Membership,
+            and_(
+                Membership.project_id == PersonalToken.project_id,
+                Membership.user_id == PersonalToken.user_id,
+            ),
+        )
+        .where(PersonalToken.lookup == bindparam("lookup"))
+    )
+
+
+def _verify(credential_id: str, stored_hash: str, secret: str, wrong: str) -> None:
+    """Check a secret against its slow hash, unless this process verified it recently."""
+    if _verified.seen(credential_id, secret):
+        return
+    with _verified.verifying(credential_id):
+        if not _verified.seen(credential_id, secret):
+            if not verify_slow_hash(stored_hash, secret):
+                raise Unauthorized(wrong)
+            _verified.remember(credential_id, secret)
+
+
+# credential id -> when this process last recorded its use (monotonic seconds): several
+# requests that read the same old last_used_at write it once, not once each.
+_touched: dict[str, float] = {}
 
 
 def _touch(
@@ -257,5 +298,11 @@ def _touch(
     now = utcnow()
     if last is not None and now - last < _LAST_USED_EVERY:
         return
+    moment = time.monotonic()
+    if moment - _touched.get(row_id, -1e9) < _LAST_USED_EVERY.total_seconds():
+        return
+    if len(_touched) > 10_000:
+        _touched.clear()
+    _touched[row_id] = moment
     with db.write() as session:
         session.execute(update(model).where(model.id == row_id).values(last_used_at=now))

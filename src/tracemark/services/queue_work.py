@@ -12,12 +12,31 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, func, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from tracemark.db.base import utcnow
+from tracemark.db.base import new_id, utcnow
 from tracemark.db.models import (
     AnnotationQueue,
     Comment,
@@ -31,9 +50,7 @@ from tracemark.db.models import (
     WorkState,
 )
 from tracemark.services import queues, scores
-from tracemark.services.errors import Conflict, Forbidden, Invalid
-
-_CANDIDATES = 16
+from tracemark.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 
 @dataclass(frozen=True)
@@ -44,63 +61,112 @@ class Worker:
     is_admin: bool = False
 
 
-def check_may_work(session: Session, queue: AnnotationQueue, worker: Worker) -> None:
+@dataclass
+class _Open:
+    """A queue as one worker finds it, read in one statement."""
+
+    queue: AnnotationQueue
+    held_work_id: str | None = None  # next: their live lease in this queue, if any
+    has_assigned: bool = False  # next: pending items assigned to them exist
+
+
+# The statements of next and complete are built once per process, with bound parameters:
+# building a statement and computing its cache key cost more CPU than running it.
+
+
+@cache
+def _open_statement(for_next: bool) -> Select[Any]:
+    queue_id: Any = bindparam("queue_id")
+    user_id: Any = bindparam("user_id")
+    members = select(QueueMember.user_id).where(QueueMember.queue_id == queue_id)
+    columns: list[Any] = [
+        AnnotationQueue,
+        members.exists(),
+        members.where(QueueMember.user_id == user_id).exists(),
+    ]
+    if for_next:
+        columns.append(
+            select(QueueWork.id)
+            .where(
+                QueueWork.queue_id == queue_id,
+                QueueWork.user_id == user_id,
+                QueueWork.state == WorkState.IN_PROGRESS.value,
+                QueueWork.lease_expires_at > bindparam("now"),
+            )
+            .order_by(QueueWork.started_at)
+            .limit(1)
+            .scalar_subquery()
+        )
+        columns.append(
+            select(QueueItem.id)
+            .where(
+                QueueItem.queue_id == queue_id,
+                QueueItem.status == ItemStatus.PENDING.value,
+                QueueItem.assignee_user_id == user_id,
+            )
+            .exists()
+        )
+    return select(*columns).where(
+        AnnotationQueue.id == queue_id, AnnotationQueue.project_id == bindparam("project_id")
+    )
+
+
+def _open_queue(
+    session: Session,
+    project_id: str,
+    queue_id: str,
+    worker: Worker,
+    now: datetime | None = None,
+) -> _Open:
+    """The queue, checked workable by this person (not archived, a member if it has members).
+
+    One statement: the queue row and its member check; for `next` (given `now`) also the
+    worker's live lease and whether items wait assigned to them.
+    """
+    params: dict[str, Any] = {
+        "queue_id": queue_id,
+        "project_id": project_id,
+        "user_id": worker.user_id,
+    }
+    if now is not None:
+        params["now"] = now
+    row = session.execute(_open_statement(now is not None), params).first()
+    if row is None:
+        raise NotFound(f"annotation queue {queue_id} not found in this project")
+    queue, has_members, is_member = row[0], row[1], row[2]
     if queue.archived:
         raise Conflict("this queue is archived")
-    members = session.scalars(
-        select(QueueMember.user_id).where(QueueMember.queue_id == queue.id)
-    ).all()
-    if members and worker.user_id not in members and not worker.is_admin:
+    if has_members and not is_member and not worker.is_admin:
         raise Forbidden("you are not a member of this queue; ask a project admin to add you")
+    if now is None:
+        return _Open(queue)
+    return _Open(queue, held_work_id=row[3], has_assigned=bool(row[4]))
+
+
+def _live_others(item_id: str, user_id: str, now: datetime) -> Any:
+    """The number of live leases other people hold on the item, as a scalar subquery."""
+    return (
+        select(func.count())
+        .select_from(QueueWork)
+        .where(
+            QueueWork.item_id == item_id,
+            QueueWork.state == WorkState.IN_PROGRESS.value,
+            QueueWork.lease_expires_at > now,
+            QueueWork.user_id != user_id,
+        )
+        .scalar_subquery()
+    )
 
 
 def _live_leases_of_others(session: Session, item_id: str, user_id: str, now: datetime) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(QueueWork)
-            .where(
-                QueueWork.item_id == item_id,
-                QueueWork.state == WorkState.IN_PROGRESS.value,
-                QueueWork.lease_expires_at > now,
-                QueueWork.user_id != user_id,
-            )
-        )
-        or 0
-    )
+    return session.scalar(select(_live_others(item_id, user_id, now))) or 0
 
 
-def _my_work(session: Session, item_id: str, user_id: str) -> QueueWork | None:
-    return session.scalar(
-        select(QueueWork).where(QueueWork.item_id == item_id, QueueWork.user_id == user_id)
-    )
-
-
-def _current_lease(
-    session: Session, queue_id: str, user_id: str, now: datetime
-) -> QueueWork | None:
-    return session.scalar(
-        select(QueueWork)
-        .where(
-            QueueWork.queue_id == queue_id,
-            QueueWork.user_id == user_id,
-            QueueWork.state == WorkState.IN_PROGRESS.value,
-            QueueWork.lease_expires_at > now,
-        )
-        .order_by(QueueWork.started_at)
-        .limit(1)
-    )
-
-
-def _candidates(
-    session: Session,
-    queue: AnnotationQueue,
-    user_id: str,
-    now: datetime,
-    *,
-    assigned: bool,
-    skip_locked: bool,
-) -> list[QueueItem]:
+@cache
+def _candidate_statements(assigned: bool, lock: str | None, below: bool) -> tuple[Any, Any]:
+    """(items at the top priority level, that level) for one kind of pass, parameterized."""
+    user_id: Any = bindparam("user_id")
+    now: Any = bindparam("now")
     done_by_me = (
         select(QueueWork.id)
         .where(
@@ -122,78 +188,170 @@ def _candidates(
         .scalar_subquery()
     )
     pending = (
-        QueueItem.queue_id == queue.id,
+        QueueItem.queue_id == bindparam("queue_id"),
         QueueItem.status == ItemStatus.PENDING.value,
         QueueItem.assignee_user_id == user_id if assigned else QueueItem.assignee_user_id.is_(None),
     )
-    lock = session.get_bind().dialect.name == "postgresql"
     # The order is priority descending, then oldest first. The index ix_queue_items_next holds
     # (queue, status, assignee, priority, created_at, id) all ascending, so one ORDER BY
     # priority DESC, created_at, id would sort every pending item of the queue (a million of
     # them: seconds). Within one priority the index order is the wanted order, so the items
-    # are read one priority at a time, highest first, each read stopping after a few rows.
-    # Both ORDER BYs also name assignee_user_id, constant here: PostgreSQL follows an index's
-    # order only past columns fixed by `=`, and `assignee_user_id IS NULL` is not `=`.
-    found: list[QueueItem] = []
+    # are read one priority at a time, highest first, each read stopping after a few rows; the
+    # priority level is a subquery of the same statement. Both ORDER BYs also name
+    # assignee_user_id, constant here: PostgreSQL follows an index's order only past columns
+    # fixed by `=`, and `assignee_user_id IS NULL` is not `=`.
+    top = (
+        select(QueueItem.priority)
+        .where(*pending)
+        .order_by(QueueItem.assignee_user_id.desc(), QueueItem.priority.desc())
+        .limit(1)
+    )
+    if below:
+        top = top.where(QueueItem.priority < bindparam("below"))
+    items = (
+        select(QueueItem)
+        .where(
+            *pending,
+            QueueItem.priority == top.scalar_subquery(),
+            ~done_by_me,
+            QueueItem.completion_count + live_others < bindparam("n"),
+            QueueItem.id.not_in(bindparam("exclude", expanding=True)),
+        )
+        .order_by(QueueItem.assignee_user_id, QueueItem.created_at, QueueItem.id)
+        .limit(1)
+    )
+    if lock is not None:
+        items = items.with_for_update(of=QueueItem, skip_locked=lock == "skip")
+    return items, top
+
+
+def _candidate(
+    session: Session,
+    queue: AnnotationQueue,
+    user_id: str,
+    now: datetime,
+    *,
+    assigned: bool,
+    lock: str | None,
+    exclude: Sequence[str] = (),
+) -> QueueItem | None:
+    """The first item this person may take, in order; `lock`: None, "skip" or "wait"."""
+    params: dict[str, Any] = {
+        "queue_id": queue.id,
+        "user_id": user_id,
+        "now": now,
+        "n": queue.annotators_per_item,
+        "exclude": list(exclude) or [""],
+    }
     below: int | None = None
-    while len(found) < _CANDIDATES:
-        top = (
-            select(QueueItem.priority)
-            .where(*pending)
-            .order_by(QueueItem.assignee_user_id.desc(), QueueItem.priority.desc())
-            .limit(1)
-        )
-        if below is not None:
-            top = top.where(QueueItem.priority < below)
-        priority = session.scalar(top)
-        if priority is None:
-            break
-        stmt = (
-            select(QueueItem)
+    while True:
+        items, top = _candidate_statements(assigned, lock, below is not None)
+        found: QueueItem | None = session.scalars(items, params).first()
+        if found is not None:
+            return found
+        # This priority level is used up for this person: go on below it, if there is a level.
+        level = session.scalar(top, params)
+        if level is None:
+            return None
+        below = params["below"] = level
+
+
+@cache
+def _lease_statement(dialect: str, recheck: bool) -> Any:
+    stamp = QueueWork.started_at.type
+    now: Any = bindparam("now", type_=stamp)
+    expires: Any = bindparam("expires", type_=stamp)
+    source = select(
+        bindparam("id", type_=String),
+        bindparam("item_id", type_=String),
+        bindparam("queue_id", type_=String),
+        bindparam("user_id", type_=String),
+        literal(WorkState.IN_PROGRESS.value),
+        now,
+        expires,
+        now,
+    )
+    if recheck:
+        live_others = (
+            select(func.count())
+            .select_from(QueueWork)
             .where(
-                *pending,
-                QueueItem.priority == priority,
-                ~done_by_me,
-                QueueItem.completion_count + live_others < queue.annotators_per_item,
+                QueueWork.item_id == bindparam("item_id"),
+                QueueWork.state == WorkState.IN_PROGRESS.value,
+                QueueWork.lease_expires_at > now,
+                QueueWork.user_id != bindparam("user_id"),
             )
-            .order_by(QueueItem.assignee_user_id, QueueItem.created_at, QueueItem.id)
-            .limit(_CANDIDATES - len(found))
+            .scalar_subquery()
         )
-        if lock:
-            stmt = stmt.with_for_update(of=QueueItem, skip_locked=skip_locked)
-        found += session.scalars(stmt)
-        below = priority
-    return found
+        source = source.where(live_others < bindparam("room", type_=Integer))
+    else:
+        source = source.where(true())  # SQLite needs a WHERE before ON CONFLICT
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(QueueWork).from_select(list(_LEASE_COLUMNS), source)
+    lapsed = or_(QueueWork.lease_expires_at.is_(None), QueueWork.lease_expires_at <= now)
+    return statement.on_conflict_do_update(
+        index_elements=["item_id", "user_id"],
+        set_={
+            "started_at": case((lapsed, now), else_=QueueWork.started_at),
+            "lease_expires_at": expires,
+            "updated_at": now,
+        },
+        where=QueueWork.state == WorkState.IN_PROGRESS.value,
+    ).returning(QueueWork.id, QueueWork.started_at)
+
+
+_LEASE_COLUMNS = (
+    "id",
+    "item_id",
+    "queue_id",
+    "user_id",
+    "state",
+    "started_at",
+    "lease_expires_at",
+    "updated_at",
+)
 
 
 def _lease(
-    session: Session, queue: AnnotationQueue, item: QueueItem, user_id: str, now: datetime
-) -> QueueWork:
+    session: Session,
+    queue: AnnotationQueue,
+    item: QueueItem,
+    user_id: str,
+    now: datetime,
+    *,
+    recheck: bool,
+) -> QueueWork | None:
+    """Lease the item to this person in one statement (insert, or renew their expired lease).
+
+    `recheck` (PostgreSQL, the item row locked): lease only if the item still has room, counted
+    now; the candidate query counted leases in a snapshot taken before the row was locked.
+    None when it has no room (or the person's work on it is no longer in progress).
+    """
     expires = now + timedelta(seconds=queue.lease_seconds)
-    work = _my_work(session, item.id, user_id)
-    if work is None:
-        work = QueueWork(
-            item_id=item.id,
-            queue_id=queue.id,
-            user_id=user_id,
-            state=WorkState.IN_PROGRESS.value,
-            started_at=now,
-            lease_expires_at=expires,
-            updated_at=now,
-        )
-        session.add(work)
-    else:
-        if (
-            work.state != WorkState.IN_PROGRESS.value
-            or work.lease_expires_at is None
-            or work.lease_expires_at <= now
-        ):
-            work.started_at = now
-        work.state = WorkState.IN_PROGRESS.value
-        work.lease_expires_at = expires
-        work.updated_at = now
-    session.flush()
-    return work
+    statement = _lease_statement(session.get_bind().dialect.name, recheck)
+    params = {
+        "id": new_id(),
+        "item_id": item.id,
+        "queue_id": queue.id,
+        "user_id": user_id,
+        "now": now,
+        "expires": expires,
+        "room": queue.annotators_per_item - item.completion_count,
+    }
+    # On the connection: parameters given to an ORM-enabled INSERT would make it a bulk insert.
+    row = session.connection().execute(statement, params).first()
+    if row is None:
+        return None
+    return QueueWork(
+        id=row[0],
+        item_id=item.id,
+        queue_id=queue.id,
+        user_id=user_id,
+        state=WorkState.IN_PROGRESS.value,
+        started_at=row[1],
+        lease_expires_at=expires,
+        updated_at=now,
+    )
 
 
 @dataclass
@@ -203,35 +361,83 @@ class Leased:
     queue: AnnotationQueue
 
 
+def _held(session: Session, opened: _Open) -> Leased | None:
+    assert opened.held_work_id is not None
+    row = session.execute(
+        select(QueueWork, QueueItem)
+        .join(QueueItem, QueueItem.id == QueueWork.item_id)
+        .where(QueueWork.id == opened.held_work_id)
+    ).first()
+    if row is None or row[1].status != ItemStatus.PENDING.value:
+        return None
+    return Leased(row[1], row[0], opened.queue)
+
+
 def next_item(session: Session, project_id: str, queue_id: str, worker: Worker) -> Leased | None:
     """The best item this person may work on, leased to them; None when nothing is left."""
-    queue = queues.get_queue(session, project_id, queue_id)
-    check_may_work(session, queue, worker)
     now = utcnow()
-    held = _current_lease(session, queue.id, worker.user_id, now)
-    if held is not None:
-        item = session.get(QueueItem, held.item_id)
-        if item is not None and item.status == ItemStatus.PENDING.value:
-            return Leased(item, held, queue)
-    postgres = session.get_bind().dialect.name == "postgresql"
-    for assigned in (True, False):
-        for skip_locked in (True, False):
-            for item in _candidates(
-                session, queue, worker.user_id, now, assigned=assigned, skip_locked=skip_locked
-            ):
-                # PostgreSQL: the row is locked now, but the leases were counted before: re-check.
-                # SQLite: writes are serialized (BEGIN IMMEDIATE), so the candidate query's count,
-                # made in this transaction with this `now`, still holds.
-                if postgres and (
-                    item.completion_count
-                    + _live_leases_of_others(session, item.id, worker.user_id, now)
-                    >= queue.annotators_per_item
-                ):
-                    continue
-                work = _lease(session, queue, item, worker.user_id, now)
+    opened = _open_queue(session, project_id, queue_id, worker, now)
+    queue = opened.queue
+    if opened.held_work_id is not None:
+        held = _held(session, opened)
+        if held is not None:
+            return held
+    passes = (True, False) if opened.has_assigned else (False,)
+    if session.get_bind().dialect.name != "postgresql":
+        # SQLite: writes are serialized (BEGIN IMMEDIATE), so the candidate query's count, made
+        # in this transaction with this `now`, still holds when the lease is written.
+        for assigned in passes:
+            item = _candidate(session, queue, worker.user_id, now, assigned=assigned, lock=None)
+            if item is not None:
+                work = _lease(session, queue, item, worker.user_id, now, recheck=False)
+                if work is not None:
+                    return Leased(item, work, queue)
+        return None
+    for assigned in passes:
+        leased = _next_locked(session, queue, worker.user_id, now, assigned=assigned)
+        if leased is not None:
+            return leased
+    return None
+
+
+def _next_locked(
+    session: Session, queue: AnnotationQueue, user_id: str, now: datetime, *, assigned: bool
+) -> Leased | None:
+    """PostgreSQL: lock a candidate row, re-count its leases, lease it; several processes.
+
+    First pass: SKIP LOCKED, so that concurrent callers spread over different items. Items
+    locked by others may still have room for this person, so if nothing is found a second pass
+    waits for those locks. Every attempt runs in a savepoint, rolled back when it leases
+    nothing: a caller waiting for a row lock then holds no lock on a rejected item (which the
+    holder of that row might wait for: a deadlock).
+    """
+    for lock in ("skip", "wait"):
+        rejected: list[str] = []
+        while True:
+            savepoint = session.begin_nested()
+            try:
+                item = _candidate(
+                    session, queue, user_id, now, assigned=assigned, lock=lock, exclude=rejected
+                )
+                work = None
+                if item is not None:
+                    work = _lease(session, queue, item, user_id, now, recheck=True)
+            except OperationalError as exc:
+                savepoint.rollback()
+                # Only a caller whose transaction already holds an item lock can be part of a
+                # cycle (the web page completes an item and asks for the next in one
+                # transaction). PostgreSQL then cancels one wait: that caller gets no item now
+                # rather than an error, and its completion is kept.
+                if lock == "wait" and getattr(exc.orig, "sqlstate", None) == "40P01":
+                    return None
+                raise
+            if item is not None and work is not None:
+                savepoint.commit()
                 return Leased(item, work, queue)
-            if not postgres:
+            savepoint.rollback()
+            if item is None:
                 break
+            rejected.append(item.id)
     return None
 
 
@@ -287,16 +493,14 @@ def complete_item(
     comment: str | None,
 ) -> Completion:
     """Save this person's scores and their completion of the item, in the caller's transaction."""
-    queue = queues.get_queue(session, project_id, queue_id)
-    check_may_work(session, queue, worker)
-    item = queues.get_item(session, project_id, queue_id, item_id, lock=True)
-    now = utcnow()
+    queue = _open_queue(session, project_id, queue_id, worker).queue
     for i, value in enumerate(values):
         if value.config_id not in queue.score_config_ids:
             raise Invalid(
                 f"scores[{i}].configId: config {value.config_id} is not one of this queue's"
             )
-    work = _my_work(session, item.id, worker.user_id)
+    item, work = _locked_item(session, project_id, queue_id, item_id, worker.user_id)
+    now = utcnow()
     already = work is not None and work.state == WorkState.COMPLETED.value
     if not already:
         holds_lease = (
@@ -315,10 +519,11 @@ def complete_item(
                 f"this item already has its {queue.annotators_per_item} annotator(s); "
                 "take the next one"
             )
+    target = _target(item)
     inputs = [
         scores.ScoreInput(
             {
-                **_target(item),
+                **target,
                 "configId": v.config_id,
                 "value": v.value,
                 "comment": v.comment,
@@ -344,38 +549,120 @@ def complete_item(
             )
         )
     if not already:
-        if work is None:
-            work = QueueWork(
-                item_id=item.id,
-                queue_id=queue.id,
-                user_id=worker.user_id,
-                state=WorkState.COMPLETED.value,
-                started_at=now,
-            )
-            session.add(work)
-        started = work.started_at or now
-        work.state = WorkState.COMPLETED.value
-        work.completed_at = now
-        work.lease_expires_at = None
-        work.seconds_spent = max(0.0, (now - started).total_seconds())
-        work.updated_at = now
-        item.completion_count += 1
-        if item.completion_count >= queue.annotators_per_item:
-            item.status = ItemStatus.COMPLETED.value
-            item.completed_at = now
-        item.updated_at = now
+        _record_completion(session, queue, item, work, worker.user_id, now)
     session.flush()
     return Completion(item, [i for i in written.ids if i], already)
+
+
+@cache
+def _locked_item_statement() -> Select[QueueItem, QueueWork]:
+    return (
+        select(QueueItem, QueueWork)
+        .outerjoin(
+            QueueWork,
+            and_(QueueWork.item_id == QueueItem.id, QueueWork.user_id == bindparam("user_id")),
+        )
+        .where(
+            QueueItem.id == bindparam("item_id"),
+            QueueItem.queue_id == bindparam("queue_id"),
+            QueueItem.project_id == bindparam("project_id"),
+        )
+        .with_for_update(of=QueueItem)
+    )
+
+
+def _locked_item(
+    session: Session, project_id: str, queue_id: str, item_id: str, user_id: str
+) -> tuple[QueueItem, QueueWork | None]:
+    """The item, its row locked (PostgreSQL), with this person's work on it: one statement."""
+    params = {"item_id": item_id, "queue_id": queue_id, "project_id": project_id}
+    row = session.execute(_locked_item_statement(), {**params, "user_id": user_id}).first()
+    if row is None:
+        raise NotFound(f"item {item_id} not found in queue {queue_id}")
+    return row[0], row[1]
+
+
+@cache
+def _completion_statements(full: bool) -> tuple[Any, Any]:
+    """(the work row's UPDATE, the item's UPDATE); `full`: the item becomes COMPLETED."""
+    now = bindparam("now", type_=QueueWork.updated_at.type)
+    work = (
+        update(QueueWork)
+        .where(QueueWork.id == bindparam("work_id"))
+        .values(
+            state=WorkState.COMPLETED.value,
+            completed_at=now,
+            lease_expires_at=None,
+            seconds_spent=bindparam("seconds_spent"),
+            updated_at=now,
+        )
+    )
+    changes: dict[str, Any] = {
+        "completion_count": bindparam("count"),
+        "updated_at": bindparam("now"),
+    }
+    if full:
+        changes.update(status=ItemStatus.COMPLETED.value, completed_at=bindparam("now"))
+    item = update(QueueItem).where(QueueItem.id == bindparam("item_id")).values(**changes)
+    return work, item
+
+
+def _record_completion(
+    session: Session,
+    queue: AnnotationQueue,
+    item: QueueItem,
+    work: QueueWork | None,
+    user_id: str,
+    now: datetime,
+) -> None:
+    """This person's work row COMPLETED, the item's count up (COMPLETED at N): two UPDATEs.
+
+    The item row is locked, so its count read with the lock is current. The loaded objects are
+    brought up to date without being marked changed (no second UPDATE at flush).
+    """
+    count = item.completion_count + 1
+    full = count >= queue.annotators_per_item
+    work_update, item_update = _completion_statements(full)
+    connection = session.connection()  # Core UPDATEs: the ORM would take parameters as bulk rows
+    if work is None:
+        session.add(
+            QueueWork(
+                item_id=item.id,
+                queue_id=queue.id,
+                user_id=user_id,
+                state=WorkState.COMPLETED.value,
+                started_at=now,
+                completed_at=now,
+                seconds_spent=0.0,
+                updated_at=now,
+            )
+        )
+    else:
+        seconds = max(0.0, (now - (work.started_at or now)).total_seconds())
+        connection.execute(work_update, {"work_id": work.id, "now": now, "seconds_spent": seconds})
+        done = {
+            "state": WorkState.COMPLETED.value,
+            "completed_at": now,
+            "lease_expires_at": None,
+            "seconds_spent": seconds,
+            "updated_at": now,
+        }
+        for key, value in done.items():
+            set_committed_value(work, key, value)
+    connection.execute(item_update, {"item_id": item.id, "count": count, "now": now})
+    changes: dict[str, Any] = {"completion_count": count, "updated_at": now}
+    if full:
+        changes.update(status=ItemStatus.COMPLETED.value, completed_at=now)
+    for key, value in changes.items():
+        set_committed_value(item, key, value)
 
 
 def skip_item(
     session: Session, project_id: str, queue_id: str, item_id: str, worker: Worker
 ) -> QueueItem:
-    queue = queues.get_queue(session, project_id, queue_id)
-    check_may_work(session, queue, worker)
-    item = queues.get_item(session, project_id, queue_id, item_id, lock=True)
+    queue = _open_queue(session, project_id, queue_id, worker).queue
+    item, work = _locked_item(session, project_id, queue_id, item_id, worker.user_id)
     now = utcnow()
-    work = _my_work(session, item.id, worker.user_id)
     if work is not None and work.state == WorkState.COMPLETED.value:
         raise Conflict("you already completed this item")
     if work is None:
@@ -398,9 +685,8 @@ def heartbeat(
     session: Session, project_id: str, queue_id: str, item_id: str, worker: Worker
 ) -> QueueWork:
     queue = queues.get_queue(session, project_id, queue_id)
-    item = queues.get_item(session, project_id, queue_id, item_id, lock=True)
+    item, work = _locked_item(session, project_id, queue_id, item_id, worker.user_id)
     now = utcnow()
-    work = _my_work(session, item.id, worker.user_id)
     if work is None or work.state != WorkState.IN_PROGRESS.value or work.lease_expires_at is None:
         raise Conflict("you hold no lease on this item; call next again")
     if work.lease_expires_at <= now:
@@ -418,8 +704,7 @@ def heartbeat(
 
 
 def release(session: Session, project_id: str, queue_id: str, item_id: str, worker: Worker) -> None:
-    item = queues.get_item(session, project_id, queue_id, item_id, lock=True)
-    work = _my_work(session, item.id, worker.user_id)
+    _, work = _locked_item(session, project_id, queue_id, item_id, worker.user_id)
     if work is None or work.state != WorkState.IN_PROGRESS.value:
         raise Conflict("you hold no lease on this item")
     session.delete(work)
@@ -431,15 +716,17 @@ def my_scores(session: Session, project_id: str, item: QueueItem, user_id: str) 
     key = scores.target_key(
         target.get("traceId"), target.get("observationId"), target.get("sessionId")
     )
-    return list(
-        session.scalars(
-            select(Score).where(
-                Score.project_id == project_id,
-                Score.target_key == key,
-                Score.author_user_id == user_id,
-                Score.source == ScoreSource.ANNOTATION.value,
-            )
-        )
+    params = {"project_id": project_id, "key": key, "user_id": user_id}
+    return list(session.scalars(_my_scores_statement(), params))
+
+
+@cache
+def _my_scores_statement() -> Select[Score]:
+    return select(Score).where(
+        Score.project_id == bindparam("project_id"),
+        Score.target_key == bindparam("key"),
+        Score.author_user_id == bindparam("user_id"),
+        Score.source == ScoreSource.ANNOTATION.value,
     )
 
 

@@ -98,7 +98,6 @@ class QueueItem(Base):
             "created_at",
             "id",
         ),
-        Index("ix_queue_items_project_object", "project_id", "object_type", "object_id"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
