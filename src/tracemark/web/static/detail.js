@@ -189,11 +189,13 @@
       if (event.key === "ArrowDown" || event.key === "j") {
         event.preventDefault();
         moveInTree(target, 1);
-      } else if (event.key === "ArrowUp" || event.key === "k") {
+        return;
+      }
+      if (event.key === "ArrowUp" || event.key === "k") {
         event.preventDefault();
         moveInTree(target, -1);
+        return;
       }
-      return;
     }
     const typing =
       target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
