@@ -41,17 +41,17 @@ def test_single_trace_annotation_from_the_trace_page(
 
     # Selecting an observation swaps its panel in, without reloading the page.
     page.locator("a.tnode", has_text="draft-answer").click()
-    expect(page.locator("#node-detail .item-title")).to_have_text("draft-answer")
+    expect(page.locator("#node-detail .node-title")).to_have_text("draft-answer")
     expect(page.locator("#node-detail")).to_contain_text("gpt-4o")
     assert page.url.endswith("/traces/tr-1?observation=obs-llm")
     assert page.evaluate("window.stillTheSamePage === true")
     page.keyboard.press("ArrowDown")  # the focused row moves down the tree
-    expect(page.locator("#node-detail .item-title")).to_have_text("update-invoice")
+    expect(page.locator("#node-detail .node-title")).to_have_text("update-invoice")
     shot(page, "trace-observation", engine_name)
 
     # Annotate the trace itself.
     page.locator("a.tnode", has_text="support-agent").click()
-    expect(page.locator("#node-detail .item-title")).to_have_text("support-agent")
+    expect(page.locator("#node-detail .node-title")).to_have_text("support-agent")
     page.get_by_role("button", name="Annotate").click()
     form = page.locator("#annotate-form")
     expect(form).to_be_visible()
@@ -127,7 +127,7 @@ def test_detailed_view_toggle_is_remembered(
     expect(page.get_by_role("button", name="Detailed")).to_have_attribute("aria-pressed", "true")
     # The tree works inside the process page too, and the Scores tab is there.
     page.locator(".view-detailed a.tnode", has_text="draft-answer").click()
-    expect(page.locator("#node-detail .item-title")).to_have_text("draft-answer")
+    expect(page.locator("#node-detail .node-title")).to_have_text("draft-answer")
     shot(page, "process-detailed", engine_name)
     page.get_by_role("tab", name=re.compile("Scores")).click()
     expect(page.locator("#p-panel-scores")).to_be_visible()
