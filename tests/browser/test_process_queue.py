@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.conftest import ProjectFixture, Server
+from tests.detail_world import tree_batch
 from tests.queue_world import Person, QueueWorld, ingestion_batch, make_world
 from tracemark.db.engine import Database
 from tracemark.services import queue_work, queues
@@ -201,6 +203,26 @@ def test_hostile_trace_content_stays_inert(
     panel.get_by_text("click me", exact=False).first.click()
     page.wait_for_timeout(300)
     shot(page, "process-hostile", engine_name)
+    # The Detailed view, then the trace pages (hostile name, tags, metadata keys, chat roles,
+    # an observation with a hostile name, model and usage keys): still nothing runs.
+    page.keyboard.press("d")
+    ingest(server, project, tree_batch())
+    for trace_id in ("t-xss", "tr-evil"):
+        page.goto(f"{server.url}/project/{world.project_id}/traces/{trace_id}")
+        page.locator("a.tnode").first.wait_for()
+        for node in page.locator("a.tnode").all():
+            node.click()
+            page.wait_for_function("() => !document.querySelector('.ttree[aria-busy]')")
+            page.evaluate("document.querySelectorAll('main details').forEach(d => d.open = true)")
+        page.get_by_role("tab", name=re.compile("Scores")).click()
+        page.get_by_role("tab", name="Run").click()
+        hostile = "main script, main img, main iframe, main svg:not(.tbar), a[href^='javascript']"
+        assert page.locator(hostile).count() == 0
+        assert page.locator("a[href^='http']:not([href^='" + server.url + "'])").count() == 0
+    page.locator("a.tnode").first.click()  # back to the trace: its chat has the fake link
+    page.locator("#node-detail").get_by_text("click me", exact=False).first.click()
+    page.wait_for_timeout(300)
+    shot(page, "trace-hostile", engine_name)
     assert dialogs == []
     unexpected = [url for url in requests if not url.startswith(server.url + "/")]
     assert unexpected == []

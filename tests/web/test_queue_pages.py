@@ -141,6 +141,7 @@ def test_trace_content_is_rendered_inert(app_client: TestClient, world: QueueWor
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert re.findall(r"<script[^>]*>", html) == [
         '<script src="/static/app.js" defer>',
+        '<script src="/static/detail.js" defer>',
         '<script src="/static/process.js" defer>',
     ]
 

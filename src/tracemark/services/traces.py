@@ -354,6 +354,19 @@ def get_session(
     return row, traces
 
 
+def session_traces(
+    session: Session, project_id: str, session_id: str, *, limit: int
+) -> tuple[TraceSession, list[Trace], int]:
+    """A session, its first `limit` traces in time order, and how many it has in all."""
+    row = session.get(TraceSession, (project_id, session_id))
+    if row is None:
+        raise NotFound(f"session {session_id} not found")
+    base = select(Trace).where(Trace.project_id == project_id, Trace.session_id == session_id)
+    rows = list(session.scalars(base.order_by(Trace.timestamp, Trace.id).limit(limit)))
+    total = len(rows) if len(rows) < limit else count_rows(session, base)
+    return row, rows, total
+
+
 def observation_ids_by_trace(
     session: Session, project_id: str, trace_ids: Sequence[str]
 ) -> dict[str, list[str]]:

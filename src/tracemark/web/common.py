@@ -19,6 +19,7 @@ from tracemark.db.models import Role, User
 from tracemark.services import accounts, web_sessions
 from tracemark.services.errors import Forbidden, NotFound
 from tracemark.services.hashing import constant_time_equal, random_token
+from tracemark.web import formats
 from tracemark.web.markdown import render_markdown
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -36,6 +37,11 @@ def make_templates() -> Jinja2Templates:
     templates.env.globals["version"] = __version__
     templates.env.filters["markdown"] = render_markdown
     templates.env.filters["segment"] = path_segment
+    templates.env.filters["duration"] = formats.duration
+    templates.env.filters["money"] = formats.money
+    templates.env.filters["count"] = formats.count
+    templates.env.filters["score_value"] = formats.score_value
+    templates.env.globals["change_value"] = formats.change_value
     return templates
 
 

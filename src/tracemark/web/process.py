@@ -18,11 +18,27 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from tracemark.db.models import AnnotationQueue, QueueItem, Role, ScoreConfig, ScoreDataType
-from tracemark.services import comments, queue_objects, queue_work, queues, score_configs
-from tracemark.services.errors import Conflict, DomainError, Forbidden, Invalid
+from tracemark.db.models import (
+    AnnotationQueue,
+    QueueItem,
+    Role,
+    Score,
+    ScoreConfig,
+    Trace,
+    WorkState,
+)
+from tracemark.services import (
+    annotation,
+    comments,
+    queue_history,
+    queue_objects,
+    queue_work,
+    queues,
+    score_configs,
+)
+from tracemark.services.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from tracemark.services.permissions import Permission, require
-from tracemark.web import content
+from tracemark.web import content, detail_views
 from tracemark.web.common import (
     CurrentUser,
     ProjectAccess,
@@ -33,43 +49,15 @@ from tracemark.web.common import (
     render,
 )
 from tracemark.web.queues import QUEUES
+from tracemark.web.score_fields import ScoreField, fields_for
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
 PROCESS = QUEUES + "/{queue_id}/process"
 JsonBody = Annotated[dict[str, Any], Body()]
 
 
-@dataclass
-class Choice:
-    label: str
-    value: Any  # what the page sends back: the category label, or 1/0 for booleans
-    key: int  # its number key (1-9), 0 when it has none
-
-
-@dataclass
-class ScoreField:
-    config: ScoreConfig
-    kind: str  # NUMERIC, CATEGORICAL, BOOLEAN, TEXT
-    choices: list[Choice] = field(default_factory=list)
-
-
 def score_fields(queue: AnnotationQueue, configs: dict[str, ScoreConfig]) -> list[ScoreField]:
-    fields = []
-    for config_id in queue.score_config_ids:
-        config = configs.get(config_id)
-        if config is None or config.is_archived:
-            continue  # an archived config takes no new scores
-        kind = config.data_type
-        choices: list[Choice] = []
-        if kind == ScoreDataType.CATEGORICAL.value:
-            choices = [
-                Choice(str(c["label"]), str(c["label"]), i + 1 if i < 9 else 0)
-                for i, c in enumerate(config.categories or [])
-            ]
-        elif kind == ScoreDataType.BOOLEAN.value:
-            choices = [Choice("Yes", 1, 1), Choice("No", 0, 2)]
-        fields.append(ScoreField(config, kind, choices))
-    return fields
+    return fields_for(configs[c] for c in queue.score_config_ids if c in configs)
 
 
 @dataclass
@@ -93,6 +81,11 @@ class ItemView:
     output: content.View | None = None
     metadata: content.View | None = None
     turns: list[Turn] = field(default_factory=list)
+    # The Detailed view: the whole trace (trace and observation items) or session.
+    trace: detail_views.TraceDetail | None = None
+    session: detail_views.SessionDetail | None = None
+    # Blind queues hide everyone else's scores until the person has completed the item.
+    blind: bool = False
 
 
 @dataclass
@@ -102,13 +95,24 @@ class ProcessState:
     item: ItemView | None
     progress: queue_work.Progress
     mine: queue_work.AnnotatorProgress | None
+    my_values: dict[str, Score] = field(default_factory=dict)  # my scores by config id
+    # "lease": the item I hold now; "history": one I completed or skipped before (Previous).
+    mode: str = "lease"
+    work_state: str | None = None  # history mode: COMPLETED or SKIPPED
 
 
-def _item_view(session: Session, project_id: str, leased: queue_work.Leased) -> ItemView:
-    item = leased.item
+def _item_view(
+    session: Session,
+    project_id: str,
+    item: QueueItem,
+    lease_expires_at: datetime | None,
+    *,
+    viewer_id: str,
+    blind: bool,
+) -> ItemView:
     summary = queue_objects.summary(session, project_id, item)
     trace_id = item.object_id if item.object_type == "TRACE" else item.trace_id
-    view = ItemView(item, leased.work.lease_expires_at, summary, trace_id)
+    view = ItemView(item, lease_expires_at, summary, trace_id, blind=blind)
     if summary is None:
         return view
     if item.object_type == "SESSION":
@@ -122,11 +126,55 @@ def _item_view(session: Session, project_id: str, leased: queue_work.Leased) -> 
             )
             for t in summary["traces"]
         ]
+        view.session = detail_views.load_session(
+            session, project_id, item.object_id, viewer_id=viewer_id, blind=blind
+        )
     else:
         view.input = content.view(summary.get("input"))
         view.output = content.view(summary.get("output"))
         view.metadata = content.view(summary.get("metadata"))
+        if trace_id and session.get(Trace, (project_id, trace_id)) is not None:
+            view.trace = detail_views.load_trace(
+                session,
+                project_id,
+                trace_id,
+                item.object_id if item.object_type == "OBSERVATION" else None,
+                viewer_id=viewer_id,
+                blind=blind,
+            )
     return view
+
+
+def _state(
+    session: Session,
+    project_id: str,
+    queue: AnnotationQueue,
+    worker: queue_work.Worker,
+    item: ItemView | None,
+    **extra: Any,
+) -> ProcessState:
+    configs = score_configs.configs_by_id(session, project_id, set(queue.score_config_ids))
+    progress = queue_work.progress(session, project_id, queue.id)
+    mine = next((a for a in progress.annotators if a.user_id == worker.user_id), None)
+    my_values = (
+        annotation.my_scores(
+            session,
+            project_id,
+            annotation.Target(item.item.object_type, item.item.object_id, item.item.trace_id),
+            worker.user_id,
+        )
+        if item is not None
+        else {}
+    )
+    return ProcessState(
+        queue=queue,
+        fields=score_fields(queue, configs),
+        item=item,
+        progress=progress,
+        mine=mine,
+        my_values=my_values,
+        **extra,
+    )
 
 
 def load_state(
@@ -135,16 +183,35 @@ def load_state(
     """Lease the caller's next item (or keep their live lease) and gather what the page shows."""
     leased = queue_work.next_item(session, project_id, queue_id, worker)
     queue = leased.queue if leased else queues.get_queue(session, project_id, queue_id)
-    configs = score_configs.configs_by_id(session, project_id, set(queue.score_config_ids))
-    progress = queue_work.progress(session, project_id, queue.id)
-    mine = next((a for a in progress.annotators if a.user_id == worker.user_id), None)
-    return ProcessState(
-        queue=queue,
-        fields=score_fields(queue, configs),
-        item=_item_view(session, project_id, leased) if leased else None,
-        progress=progress,
-        mine=mine,
+    view = None
+    if leased is not None:
+        view = _item_view(
+            session,
+            project_id,
+            leased.item,
+            leased.work.lease_expires_at,
+            viewer_id=worker.user_id,
+            blind=queue.blind,
+        )
+    return _state(session, project_id, queue, worker, view)
+
+
+def load_history_state(
+    session: Session, project_id: str, queue_id: str, worker: queue_work.Worker, item_id: str
+) -> ProcessState:
+    """An item the caller completed or skipped before, with their scores, to revise."""
+    item, work = queue_history.finished_item(session, project_id, queue_id, worker, item_id)
+    queue = queues.get_queue(session, project_id, queue_id)
+    completed = work.state == WorkState.COMPLETED.value
+    view = _item_view(
+        session,
+        project_id,
+        item,
+        None,
+        viewer_id=worker.user_id,
+        blind=queue.blind and not completed,
     )
+    return _state(session, project_id, queue, worker, view, mode="history", work_state=work.state)
 
 
 def worker_of(access: ProjectAccess) -> queue_work.Worker:
@@ -209,6 +276,7 @@ def _fragment(request: Request, access: ProjectAccess, state: ProcessState) -> d
     return {
         "itemId": state.item.item.id if state.item else None,
         "done": state.item is None,
+        "mode": state.mode,
         "html": html,
         "progress": progress_numbers(state),
     }
@@ -299,5 +367,92 @@ def process_heartbeat(
             work = queue_work.heartbeat(session, access.project_id, queue_id, item_id, worker)
             expires = work.lease_expires_at
         return {"itemId": item_id, "leaseExpiresAt": expires.isoformat() if expires else None}
+
+    return _json(run)
+
+
+def _item_id(body: dict[str, Any]) -> str | None:
+    value = body.get("itemId")
+    if value is not None and not isinstance(value, str):
+        raise Invalid("itemId: must be a string")
+    return value or None
+
+
+@router.post(PROCESS + "/previous")
+def process_previous(
+    request: Request, user: CurrentUser, project_id: str, queue_id: str, body: JsonBody
+) -> Response:
+    """The item I completed or skipped just before `itemId` (or my last one), to revise."""
+
+    def run() -> dict[str, Any]:
+        access = project_access(request, user, project_id)
+        worker = worker_of(access)
+        with db_of(request).read() as session:
+            item = queue_history.previous_item(
+                session, access.project_id, queue_id, worker, _item_id(body)
+            )
+            if item is None:
+                raise NotFound("there is no earlier item of yours in this queue")
+            state = load_history_state(session, access.project_id, queue_id, worker, item.id)
+        return _fragment(request, access, state)
+
+    return _json(run)
+
+
+def _forward(
+    session: Session, project_id: str, queue_id: str, worker: queue_work.Worker, item_id: str
+) -> ProcessState:
+    """The item I finished after `item_id`, or, past the last one, my current item."""
+    following = queue_history.following_item(session, project_id, queue_id, worker, item_id)
+    if following is not None:
+        return load_history_state(session, project_id, queue_id, worker, following.id)
+    return load_state(session, project_id, queue_id, worker)
+
+
+@router.post(PROCESS + "/forward")
+def process_forward(
+    request: Request, user: CurrentUser, project_id: str, queue_id: str, body: JsonBody
+) -> Response:
+    """Forward from an earlier item: the next one I finished, or back to my current item."""
+
+    def run() -> dict[str, Any]:
+        access = project_access(request, user, project_id)
+        worker = worker_of(access)
+        item_id = _item_id(body)
+        with db_of(request).write() as session:
+            if item_id is None:
+                state = load_state(session, access.project_id, queue_id, worker)
+            else:
+                state = _forward(session, access.project_id, queue_id, worker, item_id)
+        return _fragment(request, access, state)
+
+    return _json(run)
+
+
+@router.post(PROCESS + "/items/{item_id}/revise")
+def process_revise(
+    request: Request,
+    user: CurrentUser,
+    project_id: str,
+    queue_id: str,
+    item_id: str,
+    body: JsonBody,
+) -> Response:
+    """Change my scores on an item I completed (or complete one I skipped); go forward."""
+
+    def run() -> dict[str, Any]:
+        access = project_access(request, user, project_id)
+        worker = worker_of(access)
+        values, comment = queue_work.parse_scores(body)
+        if comment and len(comment) > comments.MAX_LENGTH:
+            raise Invalid(f"comment: at most {comments.MAX_LENGTH} characters")
+        with db_of(request).write() as session:
+            queue_history.finished_item(session, access.project_id, queue_id, worker, item_id)
+            if values or comment:
+                queue_work.complete_item(
+                    session, access.project_id, queue_id, item_id, worker, values, comment
+                )
+            state = _forward(session, access.project_id, queue_id, worker, item_id)
+        return _fragment(request, access, state)
 
     return _json(run)

@@ -11,6 +11,7 @@
   const statusBox = document.getElementById("process-status");
   const guidelines = document.getElementById("guidelines");
   const GUIDELINES_KEY = "tracemark.process.guidelinesOpen";
+  const VIEW_KEY = "tracemark.process.view";
   let busy = false;
   let heartbeatTimer = null;
   let statusTimer = null;
@@ -18,6 +19,7 @@
   const form = () => document.getElementById("score-form");
   const fields = () => Array.from(document.querySelectorAll("#score-form [data-field]"));
   const hasItem = () => Boolean(form() && form().dataset.itemId);
+  const inHistory = () => Boolean(form() && form().dataset.mode === "history");
 
   // --- messages ------------------------------------------------------------------------
 
@@ -245,6 +247,7 @@
 
   async function act(kind) {
     if (busy || !hasItem()) return;
+    if (kind === "skip" && inHistory()) return;
     const current = form();
     let body = {};
     if (kind === "complete") {
@@ -255,19 +258,21 @@
         if (err.field) focusField(err.field);
         return;
       }
-      if (!body.scores.length && !body.comment) {
+      if (!body.scores.length && !body.comment && !inHistory()) {
         showFormError("Give at least one score (or a comment), or skip the item.");
         focusFirstField();
         return;
       }
     }
     clearFormError();
+    const revising = inHistory();
     setBusy(true);
     try {
       const url = kind === "complete" ? current.dataset.completeUrl : current.dataset.skipUrl;
       const data = await call(url, body);
       swap(data);
-      if (!data.done) showStatus(kind === "complete" ? "Saved. Next item." : "Skipped.", "ok");
+      if (revising) showStatus("Your scores were saved. Forward.", "ok");
+      else if (!data.done) showStatus(kind === "complete" ? "Saved. Next item." : "Skipped.", "ok");
     } catch (err) {
       if (err.status === 409) {
         showStatus(err.message, "warn", { label: "Take the next item", run: loadNext });
@@ -280,6 +285,8 @@
   }
 
   function startHeartbeat() {
+    // An earlier item (Previous) holds no lease: keep beating for the item still held.
+    if (inHistory()) return;
     window.clearInterval(heartbeatTimer);
     if (!hasItem()) return;
     const url = form().dataset.heartbeatUrl;
@@ -299,6 +306,45 @@
       }
     }, every);
   }
+
+  // Previous: back to the item I finished before this one; forward: towards my current item.
+  async function travel(direction) {
+    if (busy) return;
+    if (direction === "forward" && !inHistory()) return;
+    const current = form();
+    const itemId = current && current.dataset.itemId ? current.dataset.itemId : null;
+    const url = direction === "previous" ? root.dataset.previousUrl : root.dataset.forwardUrl;
+    setBusy(true);
+    try {
+      swap(await call(url, { itemId }));
+      statusBox.hidden = true;
+    } catch (err) {
+      showStatus(err.message, err.status === 404 ? "warn" : "error");
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  // --- Focused / Detailed view --------------------------------------------------------------
+
+  function setView(name) {
+    const detailed = name === "detailed";
+    root.classList.toggle("detailed", detailed);
+    for (const button of document.querySelectorAll("[data-view]")) {
+      button.setAttribute("aria-pressed", button.dataset.view === name ? "true" : "false");
+    }
+    try {
+      window.localStorage.setItem(VIEW_KEY, name);
+    } catch (err) {
+      // Storage disabled: the view is just not remembered.
+    }
+  }
+
+  function toggleView() {
+    setView(root.classList.contains("detailed") ? "focused" : "detailed");
+  }
+
+  setView(window.localStorage.getItem(VIEW_KEY) === "detailed" ? "detailed" : "focused");
 
   // --- shortcuts dialog and guidelines -------------------------------------------------
 
@@ -328,11 +374,20 @@
   });
 
   document.addEventListener("click", (event) => {
+    const viewButton = event.target.closest && event.target.closest("[data-view]");
+    if (viewButton) {
+      event.preventDefault();
+      setView(viewButton.dataset.view);
+      return;
+    }
     const button = event.target.closest && event.target.closest("[data-action]");
     if (!button) return;
     if (button.dataset.action === "skip") {
       event.preventDefault();
       act("skip");
+    } else if (button.dataset.action === "previous" || button.dataset.action === "forward") {
+      event.preventDefault();
+      travel(button.dataset.action);
     } else if (button.dataset.action === "shortcuts") {
       event.preventDefault();
       openShortcuts();
@@ -384,6 +439,15 @@
     } else if (event.key === "g" || event.key === "G") {
       event.preventDefault();
       toggleGuidelines();
+    } else if (event.key === "d" || event.key === "D") {
+      event.preventDefault();
+      toggleView();
+    } else if (event.key === "p" || event.key === "P") {
+      event.preventDefault();
+      travel("previous");
+    } else if (event.key === "n" || event.key === "N") {
+      event.preventDefault();
+      travel("forward");
     } else if (/^[1-9]$/.test(event.key)) {
       if (hasItem() && pickOption(Number(event.key))) event.preventDefault();
     } else if ((event.key === "Delete" || event.key === "Backspace") && inForm) {

@@ -1,0 +1,70 @@
+"""Saving an Annotate form (trace, observation or session pages): one path for all three."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from tracemark.services import annotation, comments
+from tracemark.services.annotation import Target
+from tracemark.services.errors import Invalid
+from tracemark.services.permissions import Permission, require
+from tracemark.web.common import ProjectAccess, db_of
+from tracemark.web.score_fields import fields_for, values_from_form
+
+
+@dataclass
+class Saved:
+    scores: int
+    commented: bool
+
+    @property
+    def message(self) -> str:
+        if not self.scores and not self.commented:
+            return "Nothing changed."
+        parts = []
+        if self.scores:
+            parts.append(f"{self.scores} {'score' if self.scores == 1 else 'scores'} saved")
+        if self.commented:
+            parts.append("comment added")
+        return (", ".join(parts) + ".").capitalize()
+
+    @property
+    def query(self) -> str:
+        return f"saved={self.scores}&commented={int(self.commented)}"
+
+
+async def form_of(request: Request) -> dict[str, Any]:
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def save(
+    request: Request,
+    access: ProjectAccess,
+    form: Mapping[str, Any],
+    load_target: Callable[[Session], Target],
+) -> Saved:
+    """Store the form's changed scores and its comment as the person's ANNOTATION work."""
+    require(access.role, Permission.ANNOTATE)
+    comment = str(form.get("comment") or "").strip() or None
+    if comment and len(comment) > comments.MAX_LENGTH:
+        raise Invalid(f"comment: at most {comments.MAX_LENGTH} characters")
+    with db_of(request).write() as session:
+        target = load_target(session)
+        fields = fields_for(annotation.active_configs(session, access.project_id))
+        mine = annotation.my_scores(session, access.project_id, target, access.user.id)
+        values = values_from_form(fields, form, mine)
+        if not values and not comment:
+            return Saved(0, False)
+        annotation.annotate(session, access.project_id, target, values, comment, access.user.id)
+    return Saved(len(values), bool(comment))
+
+
+def saved_from_query(saved: int | None, commented: bool) -> Saved | None:
+    """After the redirect: what was saved, from the ?saved=N&commented=1 the redirect set."""
+    return None if saved is None or saved < 0 else Saved(saved, commented)
