@@ -10,7 +10,18 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from tracemark.config import Settings
-from tracemark.web import auth, common, process, projects, queues
+from tracemark.web import (
+    auth,
+    common,
+    process,
+    project_settings,
+    projects,
+    queue_forms,
+    queues,
+    score_configs,
+    scores,
+    set_password,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -21,6 +32,12 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(auth.router)
     app.include_router(projects.router)
+    app.include_router(set_password.router)
+    app.include_router(score_configs.router)
+    app.include_router(scores.router)
+    app.include_router(project_settings.router)
+    # Before `queues`: its /{queue_id} would otherwise take /new.
+    app.include_router(queue_forms.router)
     app.include_router(queues.router)
     app.include_router(process.router)
 
