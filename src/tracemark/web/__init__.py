@@ -13,6 +13,7 @@ from tracemark.config import Settings
 from tracemark.web import (
     auth,
     common,
+    forms,
     process,
     project_settings,
     projects,
@@ -40,6 +41,10 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(queue_forms.router)
     app.include_router(queues.router)
     app.include_router(process.router)
+
+    @app.exception_handler(forms.PageError)
+    async def _page_error(request: Request, exc: forms.PageError) -> Response:
+        return forms.page_error_response(request, exc)
 
     @app.exception_handler(common.LoginRequired)
     async def _login_required(request: Request, exc: common.LoginRequired) -> Response:

@@ -75,13 +75,43 @@ def error_page(
     )
 
 
-def allowed(access: ProjectAccess, permission: Permission) -> DomainError | None:
-    """The Forbidden error when the role may not do `permission`, else None."""
+class PageError(Exception):
+    """A domain error on a project page, answered as a page that keeps the navigation."""
+
+    def __init__(
+        self,
+        error: DomainError,
+        access: ProjectAccess,
+        back_url: str | None = None,
+        back_label: str | None = None,
+    ) -> None:
+        super().__init__(error.message)
+        self.error, self.access = error, access
+        self.back_url, self.back_label = back_url, back_label
+
+
+def require_on_page(
+    access: ProjectAccess,
+    permission: Permission,
+    back_url: str | None = None,
+    back_label: str | None = None,
+) -> None:
+    """`require`, with the refusal shown as a project page (403) linking back."""
     try:
         require(access.role, permission)
     except DomainError as exc:
-        return exc
-    return None
+        raise PageError(exc, access, back_url, back_label) from None
+
+
+def page_error_response(request: Request, exc: PageError) -> HTMLResponse:
+    return error_page(
+        request,
+        exc.access,
+        exc.access.user,
+        exc.error,
+        back_url=exc.back_url,
+        back_label=exc.back_label,
+    )
 
 
 def form_context(form: FormData, keys: tuple[str, ...]) -> dict[str, Any]:

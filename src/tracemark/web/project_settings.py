@@ -23,6 +23,7 @@ from tracemark.web.common import (
     ProjectAccess,
     check_csrf,
     db_of,
+    path_segment,
     project_access,
     redirect,
     render,
@@ -110,6 +111,10 @@ def _act(
     return _page(request, access, shown)
 
 
+def _settings_url(access: ProjectAccess) -> str:
+    return f"/project/{path_segment(access.project_id)}/settings"
+
+
 def _set_password_url(request: Request, token: str) -> str:
     return f"{str(request.base_url).rstrip('/')}/set-password/{token}"
 
@@ -124,7 +129,9 @@ def settings_page(request: Request, user: CurrentUser, project_id: str) -> Respo
 
 def _members_access(request: Request, user: CurrentUser, project_id: str) -> ProjectAccess:
     access = project_access(request, user, project_id)
-    require(access.role, Permission.MANAGE_MEMBERS)
+    forms.require_on_page(
+        access, Permission.MANAGE_MEMBERS, _settings_url(access), "Back to the settings"
+    )
     return access
 
 
@@ -208,7 +215,9 @@ def new_link(request: Request, user: CurrentUser, project_id: str, user_id: str)
 
 def _keys_access(request: Request, user: CurrentUser, project_id: str) -> ProjectAccess:
     access = project_access(request, user, project_id)
-    require(access.role, Permission.MANAGE_API_KEYS)
+    forms.require_on_page(
+        access, Permission.MANAGE_API_KEYS, _settings_url(access), "Back to the settings"
+    )
     return access
 
 

@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 from tracemark.db.models import AnnotationQueue, Role, ScoreConfig
 from tracemark.services import accounts, queues, score_configs
 from tracemark.services.errors import DomainError
-from tracemark.services.permissions import Permission, require
+from tracemark.services.permissions import Permission
 from tracemark.web import forms
 from tracemark.web.common import (
     CurrentUser,
@@ -105,7 +105,7 @@ def _base(access: ProjectAccess) -> str:
 
 def _manager(request: Request, user: CurrentUser, project_id: str) -> ProjectAccess:
     access = project_access(request, user, project_id)
-    require(access.role, Permission.MANAGE_QUEUES)
+    forms.require_on_page(access, Permission.MANAGE_QUEUES, _base(access), "Back to the queues")
     return access
 
 

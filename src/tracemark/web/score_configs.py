@@ -126,7 +126,9 @@ def _form_page(
 
 def _manager(request: Request, user: CurrentUser, project_id: str) -> ProjectAccess:
     access = project_access(request, user, project_id)
-    require(access.role, Permission.MANAGE_SCORE_CONFIGS)
+    forms.require_on_page(
+        access, Permission.MANAGE_SCORE_CONFIGS, _base(access), "Back to the score configs"
+    )
     return access
 
 

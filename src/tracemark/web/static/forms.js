@@ -34,6 +34,19 @@
     }
   }
 
+  // Filter forms leave their empty fields out of the URL, so a shared link stays readable.
+  for (const form of document.querySelectorAll("form[data-clean-get]")) {
+    form.addEventListener("submit", () => {
+      for (const field of form.elements) {
+        if (field.name && !field.value) field.disabled = true;
+      }
+      // Re-enable them if the page is shown again from the back/forward cache.
+      window.addEventListener("pageshow", () => {
+        for (const field of form.elements) field.disabled = false;
+      }, { once: true });
+    });
+  }
+
   // Forms that remove or revoke something ask first.
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (event) => {
