@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.browser.test_process_queue import VIEWPORT, browser, logged_in, process_url, shot
 from tests.conftest import ProjectFixture, Server
-from tests.queue_world import make_world
+from tests.queue_world import Person, make_configs, make_world
 from tracemark.db.engine import Database
 from tracemark.services import accounts, score_queries, scores
 
@@ -222,3 +222,60 @@ def test_annotator_cannot_edit_configs_and_viewer_cannot_annotate(
     expect(page.get_by_text("may not process annotation queues")).to_be_visible()
     shot(page, "viewer-process-403", engine_name)
     context.close()
+
+
+def test_settings_invite_and_queue_form(
+    browser: Browser, server: Server, project: ProjectFixture, db: Database, engine_name: str
+) -> None:
+    make_configs(db, project.project.id)
+    owner = Person(project.owner, project.owner.email, "owner-password")
+    context, page = logged_in(browser, server, owner)
+    page.get_by_role("link", name=project.project.name).click()
+    page.get_by_role("navigation", name="Project").get_by_role("link", name="Settings").click()
+    members = page.get_by_role("form", name="Add a member")
+    members.get_by_label("Email").fill("newbie@example.com")
+    members.get_by_label("Name").fill("Newbie")
+    members.get_by_label("Role").select_option("ANNOTATOR")
+    members.get_by_role("button", name="Add member").click()
+    expect(page.get_by_role("status").first).to_contain_text("had no account")
+    link = page.locator("#new-link").inner_text()
+    assert link.startswith(server.url + "/set-password/")
+    page.get_by_role("form", name="Create an API key").get_by_label("Note").fill("prod app")
+    page.get_by_role("button", name="Create API key").click()
+    secret = page.locator("#new-secret-key").inner_text()
+    assert secret.startswith("sk-tm-")
+    shot(page, "settings", engine_name, full_page=True)
+
+    page.get_by_role("navigation", name="Project").get_by_role(
+        "link", name="Annotation queues"
+    ).click()
+    page.get_by_role("link", name="New queue").click()
+    page.get_by_label("Name").fill("Tone review")
+    page.get_by_label("Guidelines").fill("# Tone\nIs the answer **polite**?")
+    page.get_by_label("tone").check()
+    page.get_by_label("Annotators per item").fill("2")
+    page.get_by_label("Newbie").check()
+    shot(page, "queue-form", engine_name)
+    page.get_by_role("button", name="Create queue").click()
+    expect(page.get_by_role("heading", name="Tone review")).to_be_visible()
+    expect(page.locator(".guidelines-card strong")).to_have_text("polite")
+    context.close()
+
+    invited = browser.new_context(viewport=VIEWPORT)
+    invited.set_default_timeout(15_000)
+    guest = invited.new_page()
+    guest.goto(link)
+    guest.get_by_label("Password", exact=True).fill("newbie-password")
+    guest.get_by_label("Repeat password").fill("newbie-password")
+    shot(guest, "set-password", engine_name)
+    guest.get_by_role("button", name="Set password and log in").click()
+    guest.wait_for_url(server.url + "/")
+    expect(guest.locator(".whoami")).to_contain_text("Newbie")
+    guest.get_by_role("link", name=project.project.name).click()
+    guest.get_by_role("navigation", name="Project").get_by_role(
+        "link", name="Annotation queues"
+    ).click()
+    expect(guest.get_by_role("link", name="Process")).to_be_visible()  # a member of the queue
+    response = guest.goto(link)
+    assert response is not None and response.status == 404  # used once
+    invited.close()
