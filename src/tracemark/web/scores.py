@@ -31,7 +31,6 @@ from tracemark.web.common import (
     project_access,
     render,
 )
-from tracemark.web.queues import people_names
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
 SCORES = "/project/{project_id}/scores"
@@ -122,13 +121,14 @@ class Choices:
 
     configs: list[Any]
     authors: list[accounts.Member]
-    queues: list[queues.QueueSummary]
+    queues: list[queues.QueueName]
 
 
 def _choices(session: Session, project_id: str) -> Choices:
     configs, _ = score_configs.list_configs(session, project_id, limit=1000)
-    summaries, _ = queues.list_queues(session, project_id, limit=100, include_archived=True)
-    return Choices(configs, accounts.list_members(session, project_id), summaries)
+    return Choices(
+        configs, accounts.list_members(session, project_id), queues.queue_names(session, project_id)
+    )
 
 
 def target_url(project_id: str, score: Score) -> str | None:
@@ -163,10 +163,12 @@ def scores_page(
             )
         except DomainError as exc:
             error = exc
-        people = {s.author_user_id for s in rows if s.author_user_id}
-        names = people_names(session, access.project_id, people)
+        names = {m.user.id: m.user.name for m in choices.authors}
+        for user_id in {s.author_user_id for s in rows if s.author_user_id} - names.keys():
+            author = accounts.get_user(session, user_id)  # an admin, or a former member
+            names[user_id] = author.name if author else "(deleted user)"
     config_names = {c.id: c.name for c in choices.configs}
-    queue_names = {q.queue.id: q.queue.name for q in choices.queues}
+    queue_names = {q.id: q.name for q in choices.queues}
     return render(
         request,
         "scores.html",
