@@ -69,6 +69,8 @@ class ScoreFilter:
     operator: str | None = None
     value: float | None = None
     string_value: str | None = None
+    min_value: float | None = None  # value >= min_value (the web scores page's range)
+    max_value: float | None = None  # value <= max_value
 
 
 def check(flt: ScoreFilter) -> None:
@@ -117,6 +119,10 @@ def score_query(project_id: str, flt: ScoreFilter) -> Select[Score]:
         stmt = stmt.where(getattr(Score.value, _OPERATORS[flt.operator])(flt.value))
     if flt.string_value is not None:
         stmt = stmt.where(Score.string_value == flt.string_value)
+    if flt.min_value is not None:
+        stmt = stmt.where(Score.value >= flt.min_value)
+    if flt.max_value is not None:
+        stmt = stmt.where(Score.value <= flt.max_value)
     if flt.user_id is not None:
         stmt = stmt.where(
             exists().where(

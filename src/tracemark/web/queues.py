@@ -73,7 +73,13 @@ def queue_list(
     return render(
         request,
         "queues.html",
-        {"access": access, "rows": rows, "archived": archived, "nav_active": "queues"},
+        {
+            "access": access,
+            "rows": rows,
+            "archived": archived,
+            "can_manage": allows(access.role, Permission.MANAGE_QUEUES),
+            "nav_active": "queues",
+        },
         user=user,
     )
 
@@ -153,6 +159,7 @@ def queue_page(
             "filters": flt,
             "statuses": ITEM_STATUSES,
             "can_process": may_process(access, page.queue, page.member_ids),
+            "can_manage": allows(access.role, Permission.MANAGE_QUEUES),
             "shown": ITEMS_SHOWN,
             "nav_active": "queues",
         },

@@ -110,6 +110,21 @@ class WebSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(300))
 
 
+class PasswordLink(Base):
+    """A one-time link to set a password. The URL holds a random token; only its SHA-256 is
+    stored. Used once (`used_at`), valid until `expires_at`."""
+
+    __tablename__ = "password_links"
+    __table_args__ = (Index("ix_password_links_user_id", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_by_user_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class LoginFailure(Base):
     """A failed login, kept briefly to throttle guessing across all server processes."""
 
