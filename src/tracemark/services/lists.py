@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from tracemark.db.models import Observation, Score, Trace, TraceSession
+from tracemark.db.models import AnnotationQueue, Observation, Score, Trace, TraceSession
 from tracemark.services import traces
 from tracemark.services.errors import Invalid
 from tracemark.services.paging import decode_key, encode_key
@@ -246,6 +246,23 @@ def matching_ids(session: Session, stmt: Select[Any], id_column: Any) -> list[st
 
 
 # --- what the rows shown need besides themselves ------------------------------------------
+
+
+@dataclass
+class QueueChoice:
+    id: str
+    name: str
+
+
+def queue_choices(session: Session, project_id: str, limit: int = 200) -> list[QueueChoice]:
+    """The project's open queues by name, for the filter and the Actions menu (no counts)."""
+    rows = session.execute(
+        select(AnnotationQueue.id, AnnotationQueue.name)
+        .where(AnnotationQueue.project_id == project_id, AnnotationQueue.archived.is_(False))
+        .order_by(AnnotationQueue.name_key)
+        .limit(limit)
+    )
+    return [QueueChoice(queue_id, name) for queue_id, name in rows]
 
 
 @dataclass

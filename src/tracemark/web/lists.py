@@ -37,7 +37,7 @@ class ListPage:
     matching: int | None  # None: not counted
     exact: bool
     scores: dict[str, list[lists.ScoreSummary]]
-    queues: list[AnnotationQueue]
+    queues: list[lists.QueueChoice]
     configs: list[ScoreConfig]
     can_add: bool
     sessions: dict[str, lists.SessionTotals] = field(default_factory=dict)
@@ -104,7 +104,6 @@ def load_list(
     ids = [row.id for row in page.rows]
     target = {"traces": "trace", "observations": "observation", "sessions": "session"}[view.kind]
     can_add = allows(access.role, Permission.MANAGE_QUEUES)
-    summaries, _ = queues.list_queues(session, project_id, limit=100, user_id=access.user.id)
     configs = (
         score_configs.list_configs(session, project_id, limit=200, archived=False)[0]
         if can_add
@@ -116,7 +115,7 @@ def load_list(
         matching=matching,
         exact=exact,
         scores=lists.score_summaries(session, project_id, target, ids),
-        queues=[s.queue for s in summaries],
+        queues=lists.queue_choices(session, project_id),
         configs=configs,
         can_add=can_add,
         sessions=(
