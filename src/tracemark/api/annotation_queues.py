@@ -399,6 +399,22 @@ def _ts(value: Any, field: str) -> datetime | None:
         raise Invalid(f"filter.{field}: not an ISO 8601 time") from None
 
 
+def _text(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is not None and not isinstance(value, str):
+        raise Invalid(f"filter.{key}: must be a string")
+    return value
+
+
+def _number(raw: dict[str, Any], key: str) -> float | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Invalid(f"filter.{key}: must be a number")
+    return float(value)
+
+
 @router.post(
     "/{queue_id}/items/from-filter",
     operation_id="annotation_queue_items_from_filter",
@@ -423,6 +439,13 @@ async def items_from_filter(request: Request, caller: Caller, queue_id: str) -> 
         "release",
         "environment",
         "level",
+        "metadataKey",
+        "metadataValue",
+        "scoreName",
+        "scoreOperator",
+        "scoreValue",
+        "scoreStringValue",
+        "notInQueueId",
     }
     unknown = set(raw) - known
     if unknown:
@@ -449,7 +472,13 @@ async def items_from_filter(request: Request, caller: Caller, queue_id: str) -> 
         version=raw.get("version"),
         release=raw.get("release"),
         environments=strings("environment"),
-        levels=strings("level"),
+        levels=traces.check_levels(strings("level")),
+        metadata=traces.metadata_pair(_text(raw, "metadataKey"), _text(raw, "metadataValue")),
+        score_name=_text(raw, "scoreName"),
+        score_operator=_text(raw, "scoreOperator"),
+        score_value=_number(raw, "scoreValue"),
+        score_string_value=_text(raw, "scoreStringValue"),
+        not_in_queue_id=_text(raw, "notInQueueId"),
     )
     limit = body.get("limit")
     sample = body.get("sample")

@@ -64,6 +64,14 @@ def list_traces(
     version: str | None = None,
     release: str | None = None,
     environment: Annotated[list[str] | None, Query()] = None,
+    level: Annotated[list[str] | None, Query()] = None,
+    metadata_key: Annotated[str | None, Query(alias="metadataKey")] = None,
+    metadata_value: Annotated[str | None, Query(alias="metadataValue")] = None,
+    score_name: Annotated[str | None, Query(alias="scoreName")] = None,
+    score_operator: Annotated[str | None, Query(alias="scoreOperator")] = None,
+    score_value: Annotated[float | None, Query(alias="scoreValue")] = None,
+    score_string_value: Annotated[str | None, Query(alias="scoreStringValue")] = None,
+    not_in_queue_id: Annotated[str | None, Query(alias="notInQueueId")] = None,
 ) -> Traces:
     """List traces, newest first, with filters."""
     require(caller.role, Permission.READ)
@@ -77,6 +85,13 @@ def list_traces(
         version=version,
         release=release,
         environments=environment or [],
+        levels=traces.check_levels(level or []),
+        metadata=traces.metadata_pair(metadata_key, metadata_value),
+        score_name=score_name,
+        score_operator=score_operator,
+        score_value=score_value,
+        score_string_value=score_string_value,
+        not_in_queue_id=not_in_queue_id,
     )
     with db.read() as session:
         rows, total = traces.list_traces(

@@ -36,3 +36,25 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         return datetime.fromisoformat(moment), str(row_id)
     except (ValueError, TypeError):
         raise Invalid("cursor: not a cursor returned by this endpoint") from None
+
+
+def encode_key(values: list[Any]) -> str:
+    """An opaque cursor for any sort key: a list of str, number, datetime or None values."""
+    plain = [{"t": v.isoformat()} if isinstance(v, datetime) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+
+
+def decode_key(cursor: str, size: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        plain = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(plain, list) or len(plain) != size:
+            raise ValueError
+        values = [datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in plain]
+        if not all(v is None or isinstance(v, str | int | float | datetime) for v in values):
+            raise ValueError
+        return values
+    except (ValueError, TypeError, KeyError):
+        raise Invalid(
+            "cursor: not a page link of this list; start again from the first page"
+        ) from None

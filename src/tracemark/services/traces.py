@@ -6,14 +6,24 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from tracemark.db.models import MediaReference, Observation, Trace, TraceSession, TraceTag
+from tracemark.db.models import (
+    MediaReference,
+    Observation,
+    QueueItem,
+    Score,
+    Trace,
+    TraceSession,
+    TraceTag,
+)
 from tracemark.ingest.records import Level, ObservationType
 from tracemark.services.errors import Invalid, NotFound
 from tracemark.services.paging import count_rows, decode_cursor, encode_cursor
+from tracemark.services.score_queries import _OPERATORS as OPERATORS
 
 MAX_LIMIT = 1000
 
@@ -31,6 +41,16 @@ class TraceFilter:
     environments: list[str] = field(default_factory=list)
     levels: list[str] = field(default_factory=list)
     trace_ids: list[str] | None = None
+    # metadata key -> value (compared as text) the trace's metadata must hold.
+    metadata: dict[str, str] = field(default_factory=dict)
+    # A score of the trace (on the trace or one of its observations) with this name, and
+    # optionally a numeric value compared with `score_operator`, or a string value.
+    score_name: str | None = None
+    score_operator: str | None = None
+    score_value: float | None = None
+    score_string_value: str | None = None
+    # Only traces that are not items of this annotation queue.
+    not_in_queue_id: str | None = None
 
 
 _TRACE_ORDER = {
@@ -42,6 +62,7 @@ _TRACE_ORDER = {
     "version": Trace.version,
     "latency": Trace.latency,
     "totalCost": Trace.total_cost,
+    "totalTokens": Trace.total_tokens,
     "id": Trace.id,
 }
 
@@ -63,6 +84,23 @@ def check_page(page: int, limit: int) -> None:
         raise Invalid("page must be 1 or more")
     if limit < 1 or limit > MAX_LIMIT:
         raise Invalid(f"limit must be between 1 and {MAX_LIMIT}")
+
+
+def check_levels(values: Sequence[str]) -> list[str]:
+    levels = [v.upper() for v in values]
+    for level in levels:
+        if level not in Level.__members__:
+            raise Invalid(f"level: must be one of {', '.join(Level)}")
+    return levels
+
+
+def metadata_pair(key: str | None, value: str | None) -> dict[str, str]:
+    """The metadata filter from a key and a value given apart (both or neither)."""
+    if key is None and value is None:
+        return {}
+    if key is None or value is None:
+        raise Invalid("metadataKey and metadataValue: give both")
+    return {key: value}
 
 
 def trace_query(project_id: str, flt: TraceFilter) -> Select[Trace]:
@@ -106,7 +144,45 @@ def trace_query(project_id: str, flt: TraceFilter) -> Select[Trace]:
         stmt = stmt.where(Trace.level.in_(flt.levels))
     if flt.trace_ids is not None:
         stmt = stmt.where(Trace.id.in_(flt.trace_ids))
+    for key, value in flt.metadata.items():
+        stmt = stmt.where(Trace.metadata_[key].as_string() == value)
+    if flt.score_name is not None:
+        stmt = stmt.where(Trace.id.in_(_scored_trace_ids(project_id, flt)))
+    elif flt.score_operator is not None or flt.score_string_value is not None:
+        raise Invalid("scoreName: give the score's name with its value")
+    if flt.not_in_queue_id is not None:
+        stmt = stmt.where(~_queued(flt.not_in_queue_id, "TRACE", Trace.id))
     return stmt
+
+
+def _scored_trace_ids(project_id: str, flt: TraceFilter) -> Select[Any]:
+    """Ids of traces holding a matching score: the score index drives, not a trace scan."""
+    stmt = select(Score.trace_id).where(
+        Score.project_id == project_id,
+        Score.name == flt.score_name,
+    )
+    if (flt.score_operator is None) != (flt.score_value is None):
+        raise Invalid("scoreOperator and scoreValue: give both, e.g. scoreOperator=>= scoreValue=3")
+    if flt.score_operator is not None:
+        if flt.score_operator not in OPERATORS:
+            raise Invalid(f"scoreOperator: must be one of {' '.join(OPERATORS)}")
+        stmt = stmt.where(getattr(Score.value, OPERATORS[flt.score_operator])(flt.score_value))
+    if flt.score_string_value is not None:
+        stmt = stmt.where(Score.string_value == flt.score_string_value)
+    return stmt
+
+
+def _queued(queue_id: str, object_type: str, object_id: Any) -> Any:
+    """EXISTS: the object is an item of the queue (the queue's unique index answers it)."""
+    return (
+        select(QueueItem.id)
+        .where(
+            QueueItem.queue_id == queue_id,
+            QueueItem.object_type == object_type,
+            QueueItem.object_id == object_id,
+        )
+        .exists()
+    )
 
 
 def list_traces(
@@ -221,6 +297,7 @@ class ObservationFilter:
     to_start_time: datetime | None = None
     version: str | None = None
     level: str | None = None
+    not_in_queue_id: str | None = None
 
 
 def observation_query(project_id: str, flt: ObservationFilter) -> Select[Observation]:
@@ -257,6 +334,8 @@ def observation_query(project_id: str, flt: ObservationFilter) -> Select[Observa
                 Trace.user_id == flt.user_id,
             )
         )
+    if flt.not_in_queue_id is not None:
+        stmt = stmt.where(~_queued(flt.not_in_queue_id, "OBSERVATION", Observation.id))
     return stmt
 
 
@@ -307,6 +386,36 @@ def get_observation(session: Session, project_id: str, observation_id: str) -> O
     if obs is None:
         raise NotFound(f"observation {observation_id} not found")
     return obs
+
+
+@dataclass
+class SessionFilter:
+    from_timestamp: datetime | None = None
+    to_timestamp: datetime | None = None
+    environments: list[str] = field(default_factory=list)
+    user_id: str | None = None  # a trace of the session has this user
+    not_in_queue_id: str | None = None
+
+
+def session_query(project_id: str, flt: SessionFilter) -> Select[TraceSession]:
+    stmt = select(TraceSession).where(TraceSession.project_id == project_id)
+    if flt.from_timestamp is not None:
+        stmt = stmt.where(TraceSession.created_at >= flt.from_timestamp)
+    if flt.to_timestamp is not None:
+        stmt = stmt.where(TraceSession.created_at < flt.to_timestamp)
+    if flt.environments:
+        stmt = stmt.where(TraceSession.environment.in_(flt.environments))
+    if flt.user_id is not None:
+        stmt = stmt.where(
+            exists().where(
+                Trace.project_id == TraceSession.project_id,
+                Trace.session_id == TraceSession.id,
+                Trace.user_id == flt.user_id,
+            )
+        )
+    if flt.not_in_queue_id is not None:
+        stmt = stmt.where(~_queued(flt.not_in_queue_id, "SESSION", TraceSession.id))
+    return stmt
 
 
 def list_sessions(

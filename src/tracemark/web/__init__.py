@@ -14,6 +14,7 @@ from tracemark.web import (
     auth,
     common,
     forms,
+    lists,
     process,
     project_settings,
     projects,
@@ -43,6 +44,7 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(queue_forms.router)
     app.include_router(queues.router)
     app.include_router(process.router)
+    app.include_router(lists.router)
     app.include_router(trace_page.router)
     app.include_router(session_page.router)
 
