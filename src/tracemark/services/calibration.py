@@ -7,6 +7,9 @@ BOOLEAN (a tie has no majority: the target is left out and counted in `tied_targ
 median for NUMERIC. Each judge score is one pair, so a judge that scored a target twice (two
 evaluator versions, say) gives two pairs. Statistics are computed with numpy / scipy in
 `agreement_stats`.
+
+Humans are people: ANNOTATION scores with an author. (ANNOTATION scores sent with a project
+API key have no author; they are left out here as in the agreement between annotators.)
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from tracemark.db.models import Score, ScoreConfig, ScoreDataType, ScoreSource
@@ -161,7 +164,10 @@ def _pair_rows(session: Session, project_id: str, config: ScoreConfig, req: Cali
             judge.name == req.judge_score_name,
             judge.source.in_(req.judge_sources),
             human.config_id == config.id,
-            human.source == ScoreSource.ANNOTATION.value,
+            # Spelled as the partial unique index's condition (literal, not a parameter) so
+            # that SQLite finds each target's human scores through that index.
+            human.source == literal_column("'ANNOTATION'"),
+            human.author_user_id.is_not(None),
         )
     )
     if req.from_timestamp is not None:
