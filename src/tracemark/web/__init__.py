@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from tracemark.config import Settings
 from tracemark.web import (
+    analytics,
     auth,
     common,
     forms,
@@ -47,6 +48,7 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(lists.router)
     app.include_router(trace_page.router)
     app.include_router(session_page.router)
+    app.include_router(analytics.router)
 
     @app.exception_handler(forms.PageError)
     async def _page_error(request: Request, exc: forms.PageError) -> Response:
