@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from tracemark.api import (
+    analytics_dashboard,
     annotation_queues,
     comments,
     health,
@@ -34,6 +35,7 @@ def public_router() -> APIRouter:
     router.include_router(scores.router)
     router.include_router(comments.router)
     router.include_router(annotation_queues.router)
+    router.include_router(analytics_dashboard.router)
     return router
 
 
