@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from tracemark.config import Settings
-from tracemark.web import auth, common, process, projects, queues
+from tracemark.web import auth, common, dashboard, process, projects, queues
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -23,6 +23,7 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(projects.router)
     app.include_router(queues.router)
     app.include_router(process.router)
+    app.include_router(dashboard.router)
 
     @app.exception_handler(common.LoginRequired)
     async def _login_required(request: Request, exc: common.LoginRequired) -> Response:
