@@ -43,6 +43,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(HERE.parent))
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
@@ -52,6 +53,7 @@ from datetime import UTC, datetime, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
+import psycopg  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from tests.conftest import start_server  # noqa: E402
 
@@ -370,20 +372,52 @@ class Timing:
         value = p95(self.wall_ms)
         return (
             f"p50 {statistics.median(self.wall_ms):7.1f} ms  p95 {value:7.1f} ms  "
-            f"(x{value / base:.0f} of /health)  server CPU median "
+            f"(x{value / base:.0f} of /health)  CPU (server + database) median "
             f"{statistics.median(self.cpu_ms):6.0f} ms"
         )
 
 
-def timed(client: httpx.Client, pid: int, path: str, params: dict[str, Any], runs: int) -> Timing:
+class Processes:
+    """The server process, and on PostgreSQL the backends serving the bench database."""
+
+    def __init__(self, pid: int, url: str) -> None:
+        self.pid = pid
+        self.monitor: psycopg.Connection[Any] | None = None
+        if url.startswith("postgresql"):
+            database = url.rsplit("/", 1)[1]
+            self.monitor = psycopg.connect(
+                f"postgresql://postgres@127.0.0.1:5432/{database}", autocommit=True
+            )
+
+    def pids(self) -> list[int]:
+        if self.monitor is None:
+            return [self.pid]
+        rows = self.monitor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        ).fetchall()
+        return [self.pid, *(int(r[0]) for r in rows)]
+
+    def cpu(self, pids: list[int]) -> float:
+        total = 0.0
+        for pid in pids:
+            with contextlib.suppress(FileNotFoundError):  # a backend that closed meanwhile
+                total += cpu_seconds(pid)
+        return total
+
+
+def timed(
+    client: httpx.Client, procs: Processes, path: str, params: dict[str, Any], runs: int
+) -> Timing:
     wall, cpu = [], []
     response = client.get(path, params=params)  # warm-up
     for _ in range(runs):
-        cpu_before = cpu_seconds(pid)
+        pids = procs.pids()
+        cpu_before = procs.cpu(pids)
         started = time.perf_counter()
         response = client.get(path, params=params)
         wall.append((time.perf_counter() - started) * 1000)
-        cpu.append((cpu_seconds(pid) - cpu_before) * 1000)
+        cpu.append((procs.cpu(pids) - cpu_before) * 1000)
     return Timing(wall, cpu, response)
 
 
@@ -408,12 +442,12 @@ def bench_engine(engine_name: str, url: str, args: argparse.Namespace) -> bool:
     setup = prepare(url, args.scores)
     data_dir = tempfile.TemporaryDirectory(prefix="tm-analytics-bench-")
     server = start_server(url, Path(data_dir.name))
-    pid = server.process.pid
+    procs = Processes(server.process.pid, url)
     auth = (setup.public_key, setup.secret_key)
     ok = True
     try:
         with httpx.Client(base_url=server.url, auth=auth, timeout=300) as client:
-            base = statistics.median(timed(client, pid, "/api/public/health", {}, 20).wall_ms)
+            base = statistics.median(timed(client, procs, "/api/public/health", {}, 20).wall_ms)
             print(
                 f"{engine_name}: {args.scores:,} scores; "
                 f"baseline GET /api/public/health median {base:.1f} ms; load {machine_load()}"
@@ -421,7 +455,7 @@ def bench_engine(engine_name: str, url: str, args: argparse.Namespace) -> bool:
             for endpoint in ("scores", "throughput", "queues"):
                 for label, params in cases().items():
                     path = f"/api/public/analytics/{endpoint}"
-                    timing = timed(client, pid, path, params, args.runs)
+                    timing = timed(client, procs, path, params, args.runs)
                     response = timing.response
                     if response.status_code != 200:
                         print(f"  {endpoint} {label}: HTTP {response.status_code} {response.text}")
@@ -435,7 +469,7 @@ def bench_engine(engine_name: str, url: str, args: argparse.Namespace) -> bool:
                         f"{summary(endpoint, response.json())}",
                         flush=True,
                     )
-            ok &= bench_calibration(client, pid, setup, base, args.runs)
+            ok &= bench_calibration(client, procs, setup, base, args.runs)
             print(f"  load after: {machine_load()}")
     finally:
         server.stop()
@@ -443,13 +477,15 @@ def bench_engine(engine_name: str, url: str, args: argparse.Namespace) -> bool:
     return ok
 
 
-def bench_calibration(client: httpx.Client, pid: int, setup: Setup, base: float, runs: int) -> bool:
+def bench_calibration(
+    client: httpx.Client, procs: Processes, setup: Setup, base: float, runs: int
+) -> bool:
     params = {"configId": setup.config_ids["correctness"], "judgeScoreName": "judge-correctness"}
     path = "/api/public/analytics/calibration"
     if client.get(path, params=params).status_code == 404:
         print("  calibration: not available in this build")
         return True
-    timing = timed(client, pid, path, params, runs)
+    timing = timed(client, procs, path, params, runs)
     response = timing.response
     passed = response.status_code == 200 and p95(timing.wall_ms) < TARGET_MS
     pairs = response.json().get("pairs") if response.status_code == 200 else response.text[:200]

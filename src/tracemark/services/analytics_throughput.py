@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracemark.db.models import Score, ScoreSource, User
-from tracemark.services.analytics_dashboard import score_conditions
+from tracemark.services.analytics_dashboard import score_conditions, without_jit
 from tracemark.services.analytics_filter import Bucket, DashboardFilter, group_sql, parse_group
 
 
@@ -38,6 +38,7 @@ class Throughput:
 def throughput(session: Session, project_id: str, flt: DashboardFilter) -> Throughput:
     """ANNOTATION scores per annotator per day (per week beyond 92 days), in one GROUP BY."""
     dialect = session.get_bind().dialect.name
+    without_jit(session)
     bucket = flt.day_bucket
     starts = flt.bucket_starts(bucket)
     day = group_sql(dialect, Bucket.DAY).label("day")
