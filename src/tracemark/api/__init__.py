@@ -4,6 +4,8 @@ from fastapi import APIRouter
 
 from tracemark.api import (
     analytics,
+
+    analytics_dashboard,
     annotation_queues,
     comments,
     health,
@@ -36,6 +38,8 @@ def public_router() -> APIRouter:
     router.include_router(comments.router)
     router.include_router(annotation_queues.router)
     router.include_router(analytics.router)
+
+    router.include_router(analytics_dashboard.router)
     return router
 
 

@@ -14,6 +14,7 @@ from tracemark.web import (
     analytics,
     auth,
     common,
+    dashboard,
     forms,
     lists,
     process,
@@ -49,6 +50,7 @@ def mount_web(app: FastAPI, settings: Settings) -> None:
     app.include_router(trace_page.router)
     app.include_router(session_page.router)
     app.include_router(analytics.router)
+    app.include_router(dashboard.router)
 
     @app.exception_handler(forms.PageError)
     async def _page_error(request: Request, exc: forms.PageError) -> Response:

@@ -1,0 +1,378 @@
+"""The dashboard's numbers, aggregated in SQL: scores per name and source, throughput, queues.
+
+Every figure comes from a GROUP BY over the scores (or queue) tables; Python only receives
+one row per group (a series, a time bucket, a label, a histogram bin) and never the scores
+themselves, so the cost does not depend on loading a million rows into the process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.orm import Session
+
+from tracemark.db.models import Score, ScoreDataType, Trace, TraceTag
+from tracemark.services.analytics_filter import (
+    Bucket,
+    DashboardFilter,
+    group_sql,
+    parse_group,
+)
+
+MAX_SERIES = 40  # score series (name, source, data type) shown; the rest are counted
+MAX_LABELS = 12  # categories shown per series; the rest are summed as "other"
+HISTOGRAM_BINS = 10
+MAX_INTEGER_BINS = 20  # integer-valued scores spanning up to this many values get a bin each
+DISTRIBUTED = (ScoreDataType.CATEGORICAL.value, ScoreDataType.BOOLEAN.value)
+
+
+@dataclass
+class TrendPoint:
+    start: datetime
+    count: int
+    mean: float | None
+
+
+@dataclass
+class HistogramBin:
+    lower: float
+    upper: float
+    count: int
+
+
+@dataclass
+class LabelCount:
+    label: str
+    count: int
+
+
+@dataclass
+class ScoreSeries:
+    name: str
+    source: str
+    data_type: str
+    count: int
+    mean: float | None
+    min: float | None
+    max: float | None
+    histogram: list[HistogramBin] = field(default_factory=list)
+    labels: list[LabelCount] = field(default_factory=list)
+    other_labels: int = 0  # distinct labels beyond MAX_LABELS
+    other_count: int = 0  # scores with those labels
+    trend: list[TrendPoint] = field(default_factory=list)
+    integer_bins: bool = False
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.data_type == ScoreDataType.NUMERIC.value
+
+    @property
+    def is_distributed(self) -> bool:
+        return self.data_type in DISTRIBUTED
+
+
+@dataclass
+class ScoreDashboard:
+    filter: DashboardFilter
+    bucket: Bucket
+    series: list[ScoreSeries]
+    omitted_series: int
+    total_scores: int
+
+
+def score_conditions(project_id: str, flt: DashboardFilter) -> list[ColumnElement[bool]]:
+    """The WHERE clause shared by every dashboard query over scores."""
+    conditions: list[ColumnElement[bool]] = [
+        Score.project_id == project_id,
+        Score.timestamp >= flt.start,
+        Score.timestamp < flt.end,
+    ]
+    if flt.environments:
+        conditions.append(Score.environment.in_(flt.environments))
+    if flt.score_names:
+        conditions.append(Score.name.in_(flt.score_names))
+    if flt.sources:
+        conditions.append(Score.source.in_(flt.sources))
+    if flt.trace_names:
+        conditions.append(
+            Score.trace_id.in_(
+                select(Trace.id).where(
+                    Trace.project_id == project_id, Trace.name.in_(flt.trace_names)
+                )
+            )
+        )
+    for tag in flt.tags:
+        conditions.append(
+            Score.trace_id.in_(
+                select(TraceTag.trace_id).where(
+                    TraceTag.project_id == project_id, TraceTag.tag == tag
+                )
+            )
+        )
+    return conditions
+
+
+def without_jit(session: Session) -> None:
+    """PostgreSQL: no JIT for this transaction's aggregates.
+
+    A million-row aggregate crosses the JIT cost threshold, and compiling its expressions
+    took longer (about 100 ms per query) than they run for.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+
+
+def _floor(dialect: str, expr: ColumnElement[Any]) -> ColumnElement[int]:
+    # SQLite may lack floor(); CAST truncates, which is floor for the non-negative values
+    # given here. PostgreSQL's CAST rounds, hence floor() there.
+    if dialect == "sqlite":
+        return cast(expr, Integer)
+    return cast(func.floor(expr), Integer)
+
+
+def _is_fraction(dialect: str) -> ColumnElement[int]:
+    """1 when a score's value is not a whole number (decides integer histogram bins)."""
+    if dialect == "sqlite":
+        whole: ColumnElement[Any] = cast(cast(Score.value, Integer), Float)
+    else:
+        whole = func.floor(Score.value)
+    return case((Score.value != whole, 1), else_=0)
+
+
+@dataclass
+class _Group:
+    """What the database says about one series on one day (or hour) and one label."""
+
+    count: int = 0
+    valued: int = 0
+    total: float = 0.0
+    low: float | None = None
+    high: float | None = None
+    fractions: int = 0
+
+    def add(self, other: _Group) -> None:
+        self.count += other.count
+        self.valued += other.valued
+        self.total += other.total
+        self.fractions += other.fractions
+        if other.low is not None:
+            self.low = other.low if self.low is None else min(self.low, other.low)
+        if other.high is not None:
+            self.high = other.high if self.high is None else max(self.high, other.high)
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.valued if self.valued else None
+
+
+SeriesKey = tuple[str, str, str]
+
+
+def score_dashboard(session: Session, project_id: str, flt: DashboardFilter) -> ScoreDashboard:
+    """Per score name, source and data type: count, mean, distribution and trend.
+
+    One GROUP BY (series, day or hour, label) gives the counts, means, trends and label bars;
+    a second one the histogram bins of numeric series.
+    """
+    dialect = session.get_bind().dialect.name
+    without_jit(session)
+    where = score_conditions(project_id, flt)
+    unit = group_sql(dialect, flt.bucket).label("unit")
+    key = (Score.name, Score.source, Score.data_type)
+    totals: dict[SeriesKey, _Group] = {}
+    trends: dict[SeriesKey, dict[datetime, _Group]] = {}
+    labels: dict[SeriesKey, dict[str | None, _Group]] = {}
+    for (
+        name,
+        source,
+        data_type,
+        at,
+        label,
+        count,
+        valued,
+        total,
+        low,
+        high,
+        fractions,
+    ) in session.execute(
+        select(
+            *key,
+            unit,
+            Score.string_value,
+            func.count(),
+            func.count(Score.value),
+            func.sum(Score.value),
+            func.min(Score.value),
+            func.max(Score.value),
+            func.sum(_is_fraction(dialect)),
+        )
+        .where(*where)
+        .group_by(*key, unit, Score.string_value)
+    ):
+        group = _Group(
+            int(count),
+            int(valued),
+            float(total or 0.0),
+            None if low is None else float(low),
+            None if high is None else float(high),
+            int(fractions or 0),
+        )
+        series_key = (name, source, data_type)
+        totals.setdefault(series_key, _Group()).add(group)
+        start = flt.bucket.floor(parse_group(at))
+        trends.setdefault(series_key, {}).setdefault(start, _Group()).add(group)
+        if data_type in DISTRIBUTED:
+            labels.setdefault(series_key, {}).setdefault(label, _Group()).add(group)
+    ordered = sorted(totals.items(), key=lambda kv: (-kv[1].count, kv[0]))
+    starts = flt.bucket_starts(flt.bucket)
+    series: dict[SeriesKey, ScoreSeries] = {}
+    for series_key, group in ordered[:MAX_SERIES]:
+        name, source, data_type = series_key
+        numeric = data_type in (ScoreDataType.NUMERIC.value, *DISTRIBUTED)
+        entry = ScoreSeries(
+            name=name,
+            source=source,
+            data_type=data_type,
+            count=group.count,
+            mean=group.mean if numeric else None,
+            min=group.low if numeric else None,
+            max=group.high if numeric else None,
+        )
+        points = trends.get(series_key, {})
+        entry.trend = [
+            TrendPoint(
+                start,
+                points[start].count if start in points else 0,
+                points[start].mean if start in points and numeric else None,
+            )
+            for start in starts
+        ]
+        _set_labels(entry, labels.get(series_key, {}))
+        series[series_key] = entry
+    fractions = {k: totals[k].fractions for k in series}
+    _fill_histograms(session, dialect, where, series, fractions)
+    return ScoreDashboard(
+        filter=flt,
+        bucket=flt.bucket,
+        series=list(series.values()),
+        omitted_series=max(0, len(ordered) - MAX_SERIES),
+        total_scores=sum(g.count for g in totals.values()),
+    )
+
+
+def _label_text(label: str | None, group: _Group) -> str:
+    if label is not None:
+        return label
+    if group.low is not None and group.low == group.high:
+        return f"{group.low:g}"  # a category sent as a number, without its label
+    return "(no label)"
+
+
+def _set_labels(entry: ScoreSeries, groups: dict[str | None, _Group]) -> None:
+    counts: dict[str, int] = {}
+    for label, group in groups.items():
+        text = _label_text(label, group)
+        counts[text] = counts.get(text, 0) + group.count
+    if entry.data_type == ScoreDataType.BOOLEAN.value:
+        ranked = sorted(counts.items(), key=lambda kv: (kv[0] != "True", kv[0]))
+    else:
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    entry.labels = [LabelCount(label, count) for label, count in ranked[:MAX_LABELS]]
+    rest = ranked[MAX_LABELS:]
+    entry.other_labels = len(rest)
+    entry.other_count = sum(count for _, count in rest)
+
+
+@dataclass(frozen=True)
+class _Bins:
+    lower: float
+    width: float
+    count: int
+
+
+def _bins_for(entry: ScoreSeries, fraction: int) -> _Bins | None:
+    if entry.min is None or entry.max is None:
+        return None
+    low, high = entry.min, entry.max
+    if fraction == 0 and high - low + 1 <= MAX_INTEGER_BINS:
+        entry.integer_bins = True
+        return _Bins(low, 1.0, int(high - low) + 1)
+    if high == low:
+        return _Bins(low, 1.0, 1)
+    return _Bins(low, (high - low) / HISTOGRAM_BINS, HISTOGRAM_BINS)
+
+
+def _fill_histograms(
+    session: Session,
+    dialect: str,
+    where: list[ColumnElement[bool]],
+    series: dict[SeriesKey, ScoreSeries],
+    fractions: dict[SeriesKey, int],
+) -> None:
+    plans = {
+        key: bins
+        for key, entry in series.items()
+        if entry.is_numeric and (bins := _bins_for(entry, fractions[key])) is not None
+    }
+    if not plans:
+        return
+    numeric = [*where, Score.data_type == ScoreDataType.NUMERIC.value, Score.value.is_not(None)]
+
+    def bin_of(bins: _Bins) -> ColumnElement[int]:
+        return _floor(dialect, (Score.value - literal(bins.lower)) / literal(bins.width))
+
+    found: dict[SeriesKey, dict[int, int]] = {}
+    if dialect == "sqlite":
+        # One query per series: each reads its own range of the dashboard index and sorts
+        # only its bin numbers (SQLite groups by sorting).
+        for key, bins in plans.items():
+            index = bin_of(bins).label("bin")
+            rows = session.execute(
+                select(index, func.count())
+                .where(*numeric, Score.name == key[0], Score.source == key[1])
+                .group_by(index)
+            )
+            found[key] = {int(i): int(c) for i, c in rows if i is not None}
+    else:
+        # One pass with hashing: a CASE branch per series picks the series' own bins.
+        branches = [
+            (and_(Score.name == key[0], Score.source == key[1]), bin_of(bins))
+            for key, bins in plans.items()
+        ]
+        index = case(*branches, else_=None).label("bin")
+        for name, source, data_type, at, count in session.execute(
+            select(Score.name, Score.source, Score.data_type, index, func.count())
+            .where(*numeric, tuple_(Score.name, Score.source).in_([k[:2] for k in plans]))
+            .group_by(Score.name, Score.source, Score.data_type, index)
+        ):
+            if at is not None:
+                found.setdefault((name, source, data_type), {})[int(at)] = int(count)
+    for key, bins in plans.items():
+        counts: dict[int, int] = {}
+        for at, count in found.get(key, {}).items():
+            # The maximum (and float rounding next to it) lands past the last bin: keep it in.
+            clamped = min(max(at, 0), bins.count - 1)
+            counts[clamped] = counts.get(clamped, 0) + count
+        series[key].histogram = [
+            HistogramBin(
+                lower=bins.lower + i * bins.width,
+                upper=bins.lower + (i + 1) * bins.width,
+                count=counts.get(i, 0),
+            )
+            for i in range(bins.count)
+        ]
