@@ -4,7 +4,6 @@ from fastapi import APIRouter
 
 from tracemark.api import (
     analytics,
-
     analytics_dashboard,
     annotation_queues,
     comments,

@@ -12,9 +12,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from tracemark.db.models import QueueItem, QueueWork, WorkState
-from tracemark.services import queues
 from tracemark.services.errors import NotFound
-from tracemark.services.queue_work import Worker, check_may_work
+from tracemark.services.queue_work import Worker, workable_queue
 
 _DONE = (WorkState.COMPLETED.value, WorkState.SKIPPED.value)
 
@@ -73,8 +72,7 @@ def previous_item(
     An item given as the anchor that the person never finished (their current item) counts
     as "now": the answer is their most recently finished item.
     """
-    queue = queues.get_queue(session, project_id, queue_id)
-    check_may_work(session, queue, worker)
+    queue = workable_queue(session, project_id, queue_id, worker)
     anchor = (
         _done_work(session, queue.id, worker.user_id, before_item_id) if before_item_id else None
     )
@@ -86,8 +84,7 @@ def following_item(
     session: Session, project_id: str, queue_id: str, worker: Worker, after_item_id: str
 ) -> QueueItem | None:
     """The item this person finished just after `after_item_id`; None when it was the last."""
-    queue = queues.get_queue(session, project_id, queue_id)
-    check_may_work(session, queue, worker)
+    queue = workable_queue(session, project_id, queue_id, worker)
     anchor = _done_work(session, queue.id, worker.user_id, after_item_id)
     if anchor is None:
         return None
@@ -99,8 +96,7 @@ def finished_item(
     session: Session, project_id: str, queue_id: str, worker: Worker, item_id: str
 ) -> tuple[QueueItem, QueueWork]:
     """An item this person completed or skipped, with their work on it; NotFound otherwise."""
-    queue = queues.get_queue(session, project_id, queue_id)
-    check_may_work(session, queue, worker)
+    queue = workable_queue(session, project_id, queue_id, worker)
     work = _done_work(session, queue.id, worker.user_id, item_id)
     item = session.get(QueueItem, item_id) if work is not None else None
     if item is None or work is None:

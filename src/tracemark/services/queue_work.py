@@ -143,6 +143,13 @@ def _open_queue(
     return _Open(queue, held_work_id=row[3], has_assigned=bool(row[4]))
 
 
+def workable_queue(
+    session: Session, project_id: str, queue_id: str, worker: Worker
+) -> AnnotationQueue:
+    """The queue, if this person may work in it (not archived; a member if it has members)."""
+    return _open_queue(session, project_id, queue_id, worker).queue
+
+
 def _live_others(item_id: str, user_id: str, now: datetime) -> Any:
     """The number of live leases other people hold on the item, as a scalar subquery."""
     return (

@@ -1,7 +1,7 @@
 """One-time set-password links.
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

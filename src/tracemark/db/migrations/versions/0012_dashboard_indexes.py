@@ -1,7 +1,7 @@
 """Dashboard indexes on scores (SQLite only)
 
 Revision ID: 0012
-Revises: 0004
+Revises: 0010
 Create Date: 2026-11-27
 
 SQLite has no hash aggregation: a GROUP BY sorts every row unless an index delivers them in
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0004"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
