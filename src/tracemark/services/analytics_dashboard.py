@@ -8,7 +8,7 @@ themselves, so the cost does not depend on loading a million rows into the proce
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +20,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    literal_column,
     select,
     text,
     tuple_,
@@ -27,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from tracemark.db.models import Score, ScoreDataType, Trace, TraceTag
+from tracemark.db.models.scoring import SQLITE_DAY
 from tracemark.services.analytics_filter import (
     Bucket,
     DashboardFilter,
@@ -265,7 +267,7 @@ def score_dashboard(session: Session, project_id: str, flt: DashboardFilter) -> 
         _set_labels(entry, labels.get(series_key, {}))
         series[series_key] = entry
     fractions = {k: totals[k].fractions for k in series}
-    _fill_histograms(session, dialect, where, series, fractions)
+    _fill_histograms(session, dialect, flt, where, series, fractions)
     return ScoreDashboard(
         filter=flt,
         bucket=flt.bucket,
@@ -320,6 +322,7 @@ def _bins_for(entry: ScoreSeries, fraction: int) -> _Bins | None:
 def _fill_histograms(
     session: Session,
     dialect: str,
+    flt: DashboardFilter,
     where: list[ColumnElement[bool]],
     series: dict[SeriesKey, ScoreSeries],
     fractions: dict[SeriesKey, int],
@@ -332,6 +335,7 @@ def _fill_histograms(
     if not plans:
         return
     numeric = [*where, Score.data_type == ScoreDataType.NUMERIC.value, Score.value.is_not(None)]
+    last_day = flt.end - timedelta(microseconds=1)
 
     def bin_of(bins: _Bins) -> ColumnElement[int]:
         return _floor(dialect, (Score.value - literal(bins.lower)) / literal(bins.width))
@@ -339,7 +343,10 @@ def _fill_histograms(
     found: dict[SeriesKey, dict[int, int]] = {}
     if dialect == "sqlite":
         # One query per series: each reads its own range of the dashboard index and sorts
-        # only its bin numbers (SQLite groups by sorting).
+        # only its bin numbers (SQLite groups by sorting). The day bounds repeat the time range
+        # on the index's day column, so that SQLite picks that covering index.
+        day: ColumnElement[str] = literal_column(SQLITE_DAY)
+        numeric += [day >= flt.start.strftime("%Y-%m-%d"), day <= last_day.strftime("%Y-%m-%d")]
         for key, bins in plans.items():
             index = bin_of(bins).label("bin")
             rows = session.execute(
