@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterator, Sequence
-from contextlib import closing
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,10 +13,10 @@ from tracemark.api.deps import AUTH_ERRORS, DB, Caller, get_db
 from tracemark.api.ingestion import decode_json
 from tracemark.api.schemas.common import WireModel, as_utc
 from tracemark.api.schemas.scoring import ScoreChangeOut, ScoreOut, change_out, score_out
-from tracemark.api.schemas.tracing import Meta, iso, page_meta
+from tracemark.api.schemas.tracing import Meta, page_meta
 from tracemark.db.engine import Database
 from tracemark.db.models import Role, ScoreSource
-from tracemark.services import score_queries, scores
+from tracemark.services import score_export, score_queries, scores
 from tracemark.services.credentials import Principal
 from tracemark.services.errors import Forbidden, Invalid
 from tracemark.services.permissions import Permission, allows, require
@@ -317,75 +312,15 @@ def list_scores_v3(
         )
 
 
-EXPORT_COLUMNS = list(score_queries.EXPORT_COLUMNS)
-_TIMESTAMP = EXPORT_COLUMNS.index("timestamp")
-_METADATA = EXPORT_COLUMNS.index("metadata")
-
-
-def _export_record(row: Sequence[Any]) -> dict[str, Any]:
-    record = dict(zip(EXPORT_COLUMNS, row, strict=True))
-    record["timestamp"] = iso(as_utc(row[_TIMESTAMP]))
-    record["metadata"] = row[_METADATA] or {}
-    return record
-
-
-def _export_stream(
-    db: Database, project_id: str, flt: score_queries.ScoreFilter, fmt: str
-) -> Iterator[bytes]:
-    buffer = io.StringIO()
-
-    def flush() -> bytes:
-        data = buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
-        return data
-
-    with (
-        db.read() as session,
-        closing(
-            score_queries.export_rows(session, project_id, flt, csv=fmt == "csv")
-        ) as partitions,
-    ):
-        if fmt == "csv":
-            # The database formats every cell (score_queries.export_query); csv.writer prints
-            # None as "" and floats by repr, so rows go in as they come, with no Python per row.
-            writer = csv.writer(buffer)
-            writer.writerow(EXPORT_COLUMNS)
-            for rows in partitions:
-                writer.writerows(rows)
-                yield flush()
-        else:
-            if fmt == "json":
-                buffer.write("[")
-            first = True
-            for rows in partitions:
-                for row in rows:
-                    text = json.dumps(_export_record(row), ensure_ascii=False)
-                    if fmt == "jsonl":
-                        buffer.write(text)
-                        buffer.write("\n")
-                    else:
-                        buffer.write(("" if first else ",\n") + text)
-                    first = False
-                yield flush()
-            if fmt == "json":
-                buffer.write("]\n")
-        yield flush()
-
-
-_MEDIA = {
-    "csv": "text/csv; charset=utf-8",
-    "json": "application/json",
-    "jsonl": "application/x-ndjson",
-}
-
-
 @router.get(
     "/scores/export",
     operation_id="scores_export",
     responses={
         **ERRORS,
-        200: {"description": "The scores, streamed", "content": {m: {} for m in _MEDIA.values()}},
+        200: {
+            "description": "The scores, streamed",
+            "content": {m: {} for m in score_export.MEDIA_TYPES.values()},
+        },
     },
 )
 def export_scores(
@@ -396,11 +331,10 @@ def export_scores(
 ) -> StreamingResponse:
     """Export the scores matching the v2 filters as CSV, JSON or JSONL (streamed)."""
     require(caller.role, Permission.READ)
-    if format not in _MEDIA:
-        raise Invalid("format: must be csv, json or jsonl")
+    score_export.check_format(format)
     score_queries.check(flt)
     return StreamingResponse(
-        _export_stream(db, caller.project_id, flt, format),
-        media_type=_MEDIA[format],
+        score_export.stream(db, caller.project_id, flt, format),
+        media_type=score_export.MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="scores.{format}"'},
     )

@@ -16,10 +16,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 
-from tracemark.api.scores import _MEDIA as EXPORT_MEDIA_TYPES
-from tracemark.api.scores import _export_stream as export_stream
 from tracemark.db.models import Score, ScoreDataType, ScoreSource
-from tracemark.services import accounts, queues, score_configs, score_queries
+from tracemark.services import accounts, queues, score_configs, score_export, score_queries
 from tracemark.services.errors import DomainError, Invalid
 from tracemark.services.permissions import Permission, require
 from tracemark.web import forms
@@ -199,12 +197,11 @@ def scores_export(request: Request, user: CurrentUser, project_id: str, fmt: str
     """The scores matching the page's filters, streamed as CSV, JSON or JSON Lines."""
     access = project_access(request, user, project_id)
     require(access.role, Permission.READ)
-    if fmt not in EXPORT_MEDIA_TYPES:
-        raise Invalid("format: must be csv, json or jsonl")
+    score_export.check_format(fmt)
     flt = ScoresQuery.of(request).score_filter()
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return StreamingResponse(
-        export_stream(db_of(request), access.project_id, flt, fmt),
-        media_type=EXPORT_MEDIA_TYPES[fmt],
+        score_export.stream(db_of(request), access.project_id, flt, fmt),
+        media_type=score_export.MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="scores-{stamp}.{fmt}"'},
     )
