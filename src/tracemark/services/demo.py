@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session
 from tracemark.db.base import utcnow
 from tracemark.db.models import AnnotationQueue, ApiKey, Role, ScoreConfig, Trace
 from tracemark.ingest.langfuse import parse_ingestion
-from tracemark.services import accounts, credentials, ingest, queues, score_configs, scores
+from tracemark.services import (
+    accounts,
+    credentials,
+    ingest,
+    queue_work,
+    queues,
+    score_configs,
+    scores,
+)
 from tracemark.services.demo_traces import FLAWED_ANSWER_HINTS, QUESTIONS, demo_ingestion_payloads
 
 DEMO_PROJECT = "Demo project"
@@ -291,4 +299,36 @@ def ensure_demo_queue(session: Session, project_id: str) -> str:
     queues.add_items(
         session, project_id, queue.id, [queues.ObjectRef("TRACE", trace_id) for trace_id in newest]
     )
+    _demo_queue_work(session, project_id, queue)
     return queue.id
+
+
+# Ana and Ben have already worked through part of the queue, so that its progress, its
+# results and the agreement between them show real numbers; the rest is left for the visitor.
+DEMO_QUEUE_DONE = (("ana@tracemark.local", 12), ("ben@tracemark.local", 10))
+
+
+def _demo_queue_work(session: Session, project_id: str, queue: AnnotationQueue) -> None:
+    configs = {
+        c.name: c
+        for c in session.scalars(select(ScoreConfig).where(ScoreConfig.project_id == project_id))
+    }
+    labels = ["correct", "partially correct", "incorrect"]
+    for email, count in DEMO_QUEUE_DONE:
+        worker = queue_work.Worker(accounts.require_user_by_email(session, email).id)
+        for _ in range(count):
+            leased = queue_work.next_item(session, project_id, queue.id, worker)
+            if leased is None:
+                break
+            shared = random.Random(leased.item.object_id)
+            own = random.Random(f"{leased.item.object_id}/{email}")
+            verdict = shared.choice(labels) if own.random() < 0.8 else own.choice(labels)
+            helpful = max(1, min(5, shared.randint(2, 5) + own.choice((-1, 0, 0, 0, 1))))
+            values = [
+                queue_work.ScoreValue(configs["correctness"].id, verdict, None),
+                queue_work.ScoreValue(configs["helpfulness"].id, helpful, None),
+                queue_work.ScoreValue(configs["grounded"].id, verdict != "incorrect", None),
+            ]
+            queue_work.complete_item(
+                session, project_id, queue.id, leased.item.id, worker, values, None
+            )
