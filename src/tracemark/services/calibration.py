@@ -1,12 +1,12 @@
 """Judge calibration: how well an automated score (EVAL or API) agrees with human annotation.
 
-Pairs are formed in one set-based query: the judge's scores joined to the ANNOTATION scores of
-one score config on the same target (trace, observation or session). Where several people
-scored a target their consensus stands for the humans: the majority label for CATEGORICAL and
-BOOLEAN (a tie has no majority: the target is left out and counted in `tied_targets`), the
-median for NUMERIC. Each judge score is one pair, so a judge that scored a target twice (two
-evaluator versions, say) gives two pairs. Statistics are computed with numpy / scipy in
-`agreement_stats`.
+Pairs match the judge's scores with the ANNOTATION scores of one score config on the same
+target (trace, observation or session); `calibration_pairs` reads both and forms them. Where
+several people scored a target their consensus stands for the humans: the majority label for
+CATEGORICAL and BOOLEAN (a tie has no majority: the target is left out and counted in
+`tied_targets`), the median for NUMERIC. Each judge score is one pair, so a judge that
+scored a target twice (two evaluator versions, say) gives two pairs. Statistics are computed
+with numpy / scipy in `agreement_stats`.
 
 Humans are people: ANNOTATION scores with an author. (ANNOTATION scores sent with a project
 API key have no author; they are left out here as in the agreement between annotators.)
@@ -14,26 +14,28 @@ API key have no author; they are left out here as in the agreement between annot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, func, literal_column, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tracemark.db.models import Score, ScoreConfig, ScoreDataType, ScoreSource
 from tracemark.services import agreement_stats as st
-from tracemark.services import score_configs
+from tracemark.services import calibration_pairs, score_configs
+from tracemark.services.calibration_pairs import (
+    CATEGORY_KINDS,
+    MICROS_PER_DAY,
+    Pairs,
+)
+from tracemark.services.calibration_pairs import VERSION_KEYS as VERSION_KEYS
 from tracemark.services.errors import Invalid, NotFound
 
 JUDGE_SOURCES = (ScoreSource.EVAL.value, ScoreSource.API.value)
-# The evaluator version of a judge score: metadata.evaluatorVersion, else metadata.version.
-VERSION_KEYS = ("evaluatorVersion", "version")
 MAX_DISAGREEMENTS = 500
 MAX_WEIGHTED_SCALE = 21  # integer points on a scale for weighted kappa (e.g. 0..20)
-CATEGORY_KINDS = (ScoreDataType.CATEGORICAL.value, ScoreDataType.BOOLEAN.value)
 BOOLEAN_LABELS = ("True", "False")
 
 
@@ -138,150 +140,19 @@ def check_request(req: CalibrationRequest) -> None:
         raise Invalid("fromTimestamp: must not be after toTimestamp")
 
 
-def _pair_rows(session: Session, project_id: str, config: ScoreConfig, req: CalibrationRequest):  # type: ignore[no-untyped-def]
-    judge = aliased(Score)
-    human = aliased(Score)
-    version = func.coalesce(*(judge.metadata_[key].as_string() for key in VERSION_KEYS))
-    stmt = (
-        select(
-            judge.id,
-            judge.target_key,
-            judge.value,
-            judge.string_value,
-            judge.data_type,
-            judge.timestamp,
-            version,
-            human.id,
-            human.value,
-            human.string_value,
-        )
-        .join(
-            human,
-            and_(human.project_id == judge.project_id, human.target_key == judge.target_key),
-        )
-        .where(
-            judge.project_id == project_id,
-            judge.name == req.judge_score_name,
-            judge.source.in_(req.judge_sources),
-            human.config_id == config.id,
-            # Spelled as the partial unique index's condition (literal, not a parameter) so
-            # that SQLite finds each target's human scores through that index.
-            human.source == literal_column("'ANNOTATION'"),
-            human.author_user_id.is_not(None),
-        )
-    )
-    if req.from_timestamp is not None:
-        stmt = stmt.where(judge.timestamp >= req.from_timestamp)
-    if req.to_timestamp is not None:
-        stmt = stmt.where(judge.timestamp < req.to_timestamp)
-    return session.execute(stmt).all()
-
-
-@dataclass
-class _Pairs:
-    judge_ids: list[str]
-    target_keys: list[str]
-    judge_values: list[Any]  # labels or floats
-    timestamps: list[datetime]
-    versions: list[str | None]
-    human_values: list[Any]
-    humans: list[int]
-    votes: list[int]
-
-
-def _judge_kind(config: ScoreConfig, kinds: set[str], judge_numbers: set[float]) -> str:
-    names = ", ".join(sorted(kinds))
-    if len(kinds) > 1:
-        raise Invalid(
-            f"mixed data types: the judge's scores have several data types ({names}); "
-            "calibrate one data type at a time"
-        )
-    kind = next(iter(kinds))
-    human = config.data_type
-    compatible = kind == human or (
-        (human == ScoreDataType.BOOLEAN.value and kind == ScoreDataType.NUMERIC.value)
-        and judge_numbers <= {0.0, 1.0}
-    )
-    if not compatible:
-        raise Invalid(
-            f"mixed data types: the human config {config.name!r} is {human} but the judge's "
-            f"scores are {kind}; pick a judge score of the same data type"
-        )
-    return kind
-
-
-def _label_of(config: ScoreConfig, value: float | None, string: str | None) -> str | None:
-    if config.data_type == ScoreDataType.BOOLEAN.value:
-        if value is None:
-            return string
-        return "True" if value == 1.0 else "False"
-    if string is not None:
-        return string
-    for category in config.categories or []:
-        if value is not None and float(category["value"]) == value:
-            return str(category["label"])
-    return None if value is None else f"{value:g}"
-
-
-def _collect(config: ScoreConfig, rows: Sequence[Any]) -> tuple[_Pairs, str, int, int]:
-    categorical = config.data_type in CATEGORY_KINDS
-    judges: dict[str, tuple[str, float | None, str | None, datetime, Any]] = {}
-    humans: dict[str, dict[str, Any]] = {}
-    kinds: set[str] = set()
-    judge_numbers: set[float] = set()
-    for jid, tkey, jval, jstr, jkind, ts, ver, hid, hval, hstr in rows:
-        if jid not in judges:
-            judges[jid] = (tkey, jval, jstr, ts, ver)
-            kinds.add(jkind)
-            if jval is not None and len(judge_numbers) < 3:
-                judge_numbers.add(jval)
-        value = _label_of(config, hval, hstr) if categorical else hval
-        if value is not None:
-            humans.setdefault(tkey, {})[hid] = value
-    kind = _judge_kind(config, kinds, judge_numbers)
-    consensus: dict[str, tuple[Any, int, int]] = {}  # target -> value, humans, votes
-    tied = 0
-    for tkey, by_score in humans.items():
-        values = list(by_score.values())
-        if categorical:
-            winner = st.majority(values)
-            if winner is None:
-                tied += 1
-                continue
-            consensus[tkey] = (winner, len(values), values.count(winner))
-        else:
-            consensus[tkey] = (st.median(values), len(values), len(values))
-    several = sum(1 for by_score in humans.values() if len(by_score) >= 2)
-    pairs = _Pairs([], [], [], [], [], [], [], [])
-    for jid, (tkey, jval, jstr, ts, ver) in judges.items():
-        agreed = consensus.get(tkey)
-        judge_value = _label_of(config, jval, jstr) if categorical else jval
-        if agreed is None or judge_value is None:
-            continue
-        pairs.judge_ids.append(jid)
-        pairs.target_keys.append(tkey)
-        pairs.judge_values.append(judge_value)
-        pairs.timestamps.append(ts)
-        pairs.versions.append(None if ver is None else str(ver))
-        pairs.human_values.append(agreed[0])
-        pairs.humans.append(agreed[1])
-        pairs.votes.append(agreed[2])
-    return pairs, kind, several, tied
-
-
-def _class_labels(config: ScoreConfig, pairs: _Pairs) -> list[str]:
+def _class_labels(config: ScoreConfig, pairs: Pairs) -> list[str]:
     if config.data_type == ScoreDataType.BOOLEAN.value:
         known = list(BOOLEAN_LABELS)
     else:
         known = [str(c["label"]) for c in config.categories or []]
-    seen = set(pairs.human_values) | set(pairs.judge_values)
+    codes = np.union1d(pairs.human_values, pairs.judge_values).astype(np.int64)
+    seen = {pairs.vocabulary[c] for c in codes}
     extra = sorted(seen - set(known))
     return [label for label in known if label in seen] + extra
 
 
-def _weeks(timestamps: Sequence[datetime]) -> np.ndarray:
-    seconds = np.fromiter((t.timestamp() for t in timestamps), dtype=np.float64)
-    days = np.floor(seconds / 86400).astype(np.int64)
+def _weeks(micros: np.ndarray) -> np.ndarray:
+    days = micros // MICROS_PER_DAY
     return (days - 4) // 7  # weeks since Monday 1970-01-05
 
 
@@ -289,12 +160,10 @@ def _week_start(week: int) -> date:
     return date(1970, 1, 5) + timedelta(days=int(week) * 7)
 
 
-def _trend(pairs: _Pairs, metric: Any, h: np.ndarray, j: np.ndarray) -> list[TrendPoint]:
-    weeks = _weeks(pairs.timestamps)
-    versions = sorted({v for v in pairs.versions if v is not None})
-    code: dict[str | None, int] = {v: i + 1 for i, v in enumerate(versions)}
-    version_codes = np.fromiter((code.get(v, 0) for v in pairs.versions), dtype=np.int64)
-    groups = weeks * (len(versions) + 1) + version_codes
+def _trend(pairs: Pairs, metric: Any, h: np.ndarray, j: np.ndarray) -> list[TrendPoint]:
+    weeks = _weeks(pairs.micros)
+    versions = pairs.versions
+    groups = weeks * (len(versions) + 1) + pairs.version_codes
     out = []
     for group in np.unique(groups):
         mask = groups == group
@@ -310,7 +179,7 @@ def _trend(pairs: _Pairs, metric: Any, h: np.ndarray, j: np.ndarray) -> list[Tre
     return out
 
 
-def _categorical(result: Calibration, pairs: _Pairs) -> tuple[np.ndarray, np.ndarray]:
+def _categorical(result: Calibration, pairs: Pairs) -> tuple[np.ndarray, np.ndarray]:
     labels = _class_labels(result.config, pairs)
     if len(labels) < 2:
         raise Invalid(
@@ -318,8 +187,9 @@ def _categorical(result: Calibration, pairs: _Pairs) -> tuple[np.ndarray, np.nda
             "(agreement 100%); Cohen's kappa is undefined without a second category"
         )
     index = {label: i for i, label in enumerate(labels)}
-    h = np.fromiter((index[v] for v in pairs.human_values), dtype=np.int64)
-    j = np.fromiter((index[v] for v in pairs.judge_values), dtype=np.int64)
+    remap = np.array([index.get(label, -1) for label in pairs.vocabulary], dtype=np.int64)
+    h = remap[pairs.human_values]
+    j = remap[pairs.judge_values]
     k = len(labels)
     matrix = st.confusion_matrix(h, j, k)
     kappa = st.cohen_kappa(matrix)
@@ -352,9 +222,9 @@ def _scale(config: ScoreConfig, h: np.ndarray, j: np.ndarray) -> list[float] | N
     return [float(v) for v in range(int(low), int(high) + 1)]
 
 
-def _numeric(result: Calibration, pairs: _Pairs) -> None:
-    h = np.asarray(pairs.human_values, dtype=np.float64)
-    j = np.asarray(pairs.judge_values, dtype=np.float64)
+def _numeric(result: Calibration, pairs: Pairs) -> None:
+    h = pairs.human_values.astype(np.float64)
+    j = pairs.judge_values.astype(np.float64)
     if np.ptp(np.concatenate([h, j])) == 0:
         raise Invalid(
             f"one value only: all {result.pairs} pairs are {h[0]:g} on both sides; "
@@ -394,41 +264,43 @@ def _category_value(config: ScoreConfig) -> dict[str, float]:
 
 
 def _disagreements(
-    session: Session, project_id: str, result: Calibration, pairs: _Pairs, limit: int
+    session: Session, project_id: str, result: Calibration, pairs: Pairs, limit: int
 ) -> None:
     categorical = result.categorical is not None
-    values = _category_value(result.config)
-    found: list[Disagreement] = []
-    for i, (hv, jv) in enumerate(zip(pairs.human_values, pairs.judge_values, strict=True)):
-        if hv == jv:
-            continue
+    h, j = pairs.human_values, pairs.judge_values
+    if categorical:
+        values = _category_value(result.config)
+        known = np.array([values.get(label, np.nan) for label in pairs.vocabulary])
+        severity = np.abs(known[h] - known[j])
+        severity[np.isnan(severity)] = 1.0
+    else:
+        severity = np.abs(j - h)
+    wrong = np.flatnonzero(h != j)
+    result.disagreement_count = len(wrong)
+    # Worst first: the largest gap, then the humans' strongest consensus, then the newest;
+    # equal keys keep the pairs' order (a stable sort).
+    strength = pairs.votes / pairs.humans
+    order = np.lexsort((-pairs.micros[wrong], -strength[wrong], -severity[wrong]))
+    found = []
+    for i in wrong[order[:limit]].tolist():
         if categorical:
-            known = hv in values and jv in values
-            severity = abs(values[str(hv)] - values[str(jv)]) if known else 1.0
-            shown_h, shown_j = str(hv), str(jv)
+            shown_h, shown_j = pairs.vocabulary[h[i]], pairs.vocabulary[j[i]]
         else:
-            severity = abs(float(jv) - float(hv))
-            shown_h, shown_j = f"{hv:g}", f"{jv:g}"
+            shown_h, shown_j = f"{float(h[i]):g}", f"{float(j[i]):g}"
         found.append(
             Disagreement(
                 judge_score_id=pairs.judge_ids[i],
                 target_key=pairs.target_keys[i],
                 human_value=shown_h,
-                humans=pairs.humans[i],
-                human_votes=pairs.votes[i],
+                humans=int(pairs.humans[i]),
+                human_votes=int(pairs.votes[i]),
                 judge_value=shown_j,
-                severity=severity,
-                timestamp=pairs.timestamps[i],
-                version=pairs.versions[i],
+                severity=float(severity[i]),
+                timestamp=pairs.timestamp(i),
+                version=pairs.version(i),
             )
         )
-    result.disagreement_count = len(found)
-    # Worst first: the largest gap, then the humans' strongest consensus, then the newest.
-    found.sort(
-        key=lambda d: (d.severity, d.human_votes / d.humans, d.timestamp.timestamp()),
-        reverse=True,
-    )
-    shown = found[:limit]
+    shown = found
     if shown:
         details = {
             row.id: row
@@ -458,16 +330,21 @@ def calibrate(session: Session, project_id: str, req: CalibrationRequest) -> Cal
     """Pair the judge's scores with the humans' consensus and compute the agreement."""
     check_request(req)
     config = _config(session, project_id, req.config_id)
-    rows = _pair_rows(session, project_id, config, req)
+    collected = calibration_pairs.collect(session, project_id, config, req)
     where = " in this time range" if req.from_timestamp or req.to_timestamp else ""
-    if not rows:
+    if collected is None:
         raise Invalid(
             f"no pairs: no {' or '.join(req.judge_sources)} score named "
             f"{req.judge_score_name!r} shares a target with an ANNOTATION score of "
             f"{config.name!r}{where}"
         )
-    pairs, kind, several, tied = _collect(config, rows)
-    if not pairs.judge_ids:
+    pairs, kind, several, tied = (
+        collected.pairs,
+        collected.kind,
+        collected.several,
+        collected.tied,
+    )
+    if not len(pairs):
         raise Invalid(
             f"no pairs: the humans' scores are tied on all {tied} matched targets, so none has "
             "a majority label to compare with"
@@ -478,8 +355,8 @@ def calibrate(session: Session, project_id: str, req: CalibrationRequest) -> Cal
         judge_score_name=req.judge_score_name,
         judge_sources=req.judge_sources,
         judge_data_type=kind,
-        pairs=len(pairs.judge_ids),
-        targets=len(set(pairs.target_keys)),
+        pairs=len(pairs),
+        targets=pairs.targets,
         targets_with_several_humans=several,
         tied_targets=tied,
         consensus=(

@@ -130,6 +130,17 @@ class Score(Base):
             "trace_id",
             info={"sqlite_only": True},
         ).ddl_if(dialect="sqlite"),
+        # Calibration reads the humans' scores of one config from this index alone.
+        Index(
+            "ix_scores_human_values",
+            "project_id",
+            "config_id",
+            "target_key",
+            "value",
+            "string_value",
+            sqlite_where=text("source = 'ANNOTATION' AND author_user_id IS NOT NULL"),
+            postgresql_where=text("source = 'ANNOTATION' AND author_user_id IS NOT NULL"),
+        ),
         Index(
             "uq_scores_one_annotation_per_author",
             "project_id",
