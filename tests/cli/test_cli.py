@@ -188,6 +188,18 @@ def test_demo_is_idempotent(run, db: Database) -> None:  # type: ignore[no-untyp
         assert disagreements and disagreements > 0
         history = session.execute(text("SELECT count(*) FROM score_history")).scalar()
         assert history == scores_before
+        # Ana and Ben have already worked in the demo queue: some items are done by both, the
+        # rest is left for the visitor, and their queue scores feed the agreement page.
+        statuses = dict(
+            session.execute(
+                text("SELECT status, count(*) FROM annotation_queue_items GROUP BY status")
+            ).all()
+        )
+        assert statuses["COMPLETED"] > 0 and statuses["PENDING"] > 0
+        queue_annotators = session.execute(
+            text("SELECT count(DISTINCT author_user_id) FROM scores WHERE queue_id IS NOT NULL")
+        ).scalar()
+        assert queue_annotators == 2
         queue = session.execute(text("SELECT id, annotators_per_item FROM annotation_queues")).one()
         assert queue[1] == 2
         items = session.execute(

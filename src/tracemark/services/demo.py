@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracemark.db.base import utcnow
-from tracemark.db.models import AnnotationQueue, ApiKey, Role, ScoreConfig, Trace
+from tracemark.db.models import AnnotationQueue, ApiKey, Role, Score, ScoreConfig, Trace
 from tracemark.ingest.langfuse import parse_ingestion
 from tracemark.services import (
     accounts,
@@ -240,6 +240,9 @@ def ensure_demo_scores(session: Session, project_id: str) -> int:
     total = written.accepted
     for email, inputs in human.items():
         annotator = accounts.require_user_by_email(session, email)
+        if _has_annotations(session, project_id, annotator.id):
+            # Written by an earlier run (and possibly revised in the demo queue since): keep.
+            continue
         result = scores.write_scores(
             session, project_id, inputs, scores.Actor(user_id=annotator.id)
         )
@@ -247,6 +250,21 @@ def ensure_demo_scores(session: Session, project_id: str) -> int:
             raise RuntimeError(f"demo scores rejected: {next(iter(result.errors.values()))}")
         total += result.accepted
     return total
+
+
+def _has_annotations(session: Session, project_id: str, user_id: str) -> bool:
+    return (
+        session.scalar(
+            select(Score.id)
+            .where(
+                Score.project_id == project_id,
+                Score.source == "ANNOTATION",
+                Score.author_user_id == user_id,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 DEMO_QUEUE = "Weekly answer review"
