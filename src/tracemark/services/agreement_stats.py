@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
-import krippendorff
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
-Z_95 = float(stats.norm.ppf(0.975))
+# scipy.stats.norm.ppf(0.975); scipy and krippendorff are imported where used: importing them
+# at start-up doubled the server's start time and memory.
+Z_95 = 1.959963984540054
 LEVELS = ("nominal", "ordinal", "interval")
 Level = Literal["nominal", "ordinal", "interval"]
 
@@ -131,6 +131,8 @@ def pearson(x: FloatArray, y: FloatArray) -> float | None:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        from scipy import stats
+
         return finite(stats.pearsonr(x, y).statistic)
 
 
@@ -139,6 +141,8 @@ def spearman(x: FloatArray, y: FloatArray) -> float | None:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        from scipy import stats
+
         return finite(stats.spearmanr(x, y).statistic)
 
 
@@ -189,6 +193,8 @@ def krippendorff_alpha(counts: IntArray, domain: Sequence[float], level: str) ->
         raise ValueError(
             f"too many distinct values ({len(domain)}) for alpha over {pairable.shape[0]} items"
         )
+    import krippendorff
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         value = krippendorff.alpha(
