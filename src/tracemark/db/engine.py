@@ -22,13 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def _finite(value: Any) -> Any:
+def finite_json(value: Any) -> Any:
+    """The value with non-finite floats as strings (PostgreSQL JSONB rejects NaN/Infinity)."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [finite_json(v) for v in value]
     return value
 
 
@@ -37,7 +38,7 @@ def dump_json(value: Any) -> str:
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=False, default=str)
     except ValueError:
-        return json.dumps(_finite(value), ensure_ascii=False, allow_nan=False, default=str)
+        return json.dumps(finite_json(value), ensure_ascii=False, allow_nan=False, default=str)
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:

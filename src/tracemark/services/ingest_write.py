@@ -19,7 +19,6 @@ the models' columns, so one statement stores new rows and replaces merged existi
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import cache
@@ -31,6 +30,7 @@ from sqlalchemy import JSON, Boolean, inspect
 from sqlalchemy.orm import Session
 
 from tracemark.db.base import UTCDateTime
+from tracemark.db.engine import finite_json
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=str, separators=(",", ":"))
 _encode = _ENCODER.encode
@@ -38,21 +38,11 @@ _encode = _ENCODER.encode
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _encode_stdlib(value: Any) -> str:
     try:
         return _encode(value)
     except ValueError:  # NaN or Infinity: PostgreSQL JSONB rejects them
-        return _encode(_finite(value))
+        return _encode(finite_json(value))
 
 
 def encode_json(value: Any) -> str:
