@@ -273,6 +273,8 @@ def load(
                 # psycopg takes % for a placeholder: double the modulo operators.
                 conn.exec_driver_sql(sql if dialect == "sqlite" else sql.replace("%", "%%"))
             print(f"  {label}: {time.perf_counter() - started:.1f} s", flush=True)
+    with db.write() as session:
+        queues.recount_items(session)
     if dialect == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))

@@ -154,6 +154,8 @@ def load(db: Database, project_id: str, queue_id: str, n: int) -> None:
         if done % 200_000 == 0 or done == n:
             rate = done / (time.perf_counter() - started)
             print(f"  loaded {done:,} traces and items ({rate:,.0f}/s)", flush=True)
+    with db.write() as session:
+        queues.recount_items(session, queue_id)
     analyze(db)
 
 

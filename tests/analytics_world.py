@@ -116,7 +116,7 @@ def make_analytics_world(db: Database, project: ProjectFixture) -> AnalyticsWorl
                     updated_at=at,
                 )
             )
-        queue = AnnotationQueue(project_id=p, name="Review", name_key="review")
+        queue = AnnotationQueue(project_id=p, name="Review", name_key="review", item_count=4)
         session.add(queue)
         session.flush()
         for n, trace_id in enumerate(["t1", "t2", "t3", "t4"]):

@@ -186,12 +186,26 @@ def test_items_single_bulk_and_from_filter(
     ).json()
     ids = sorted(i["objectId"] for i in items["data"])
     assert len(ids) == len(set(ids)) == 6
+    assert item_counts(app_client, project, qid) == (6, 6)
+    removed = app_client.delete(
+        f"/api/public/annotation-queues/{qid}/items/{items['data'][0]['id']}", auth=project.auth
+    )
+    assert removed.status_code == 200, removed.text
+    assert item_counts(app_client, project, qid) == (5, 5)
     bad = app_client.post(
         f"/api/public/annotation-queues/{qid}/items/from-filter",
         json={"filter": {"colour": "red"}},
         auth=project.auth,
     )
     assert bad.status_code == 400 and "colour" in bad.json()["message"]
+
+
+def item_counts(client: TestClient, project: ProjectFixture, qid: str) -> tuple[int, int]:
+    """The queue's item count in the queue list and in its progress."""
+    listed = client.get("/api/public/annotation-queues", auth=project.auth).json()["data"]
+    progress = client.get(f"/api/public/annotation-queues/{qid}/progress", auth=project.auth)
+    count = next(q["itemCount"] for q in listed if q["id"] == qid)
+    return count, progress.json()["total"]
 
 
 def test_two_annotators_process_a_queue(

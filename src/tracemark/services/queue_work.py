@@ -22,7 +22,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    cast,
     func,
     literal,
     or_,
@@ -764,17 +763,15 @@ class Progress:
 
 
 def progress(session: Session, project_id: str, queue_id: str) -> Progress:
+    """The queue's numbers, read in time that grows with the work done, not with its items.
+
+    The item total is kept on the queue row; completed items are an index range; the rest
+    (leases, skips, each annotator's completions) comes from the work rows.
+    """
     queue = queues.get_queue(session, project_id, queue_id)
     now = utcnow()
-    total, completed, completions = session.execute(
-        select(
-            func.count(),
-            func.coalesce(
-                func.sum(cast(QueueItem.status == ItemStatus.COMPLETED.value, Integer)), 0
-            ),
-            func.coalesce(func.sum(QueueItem.completion_count), 0),
-        ).where(QueueItem.queue_id == queue.id)
-    ).one()
+    total = queue.item_count
+    completed = queues.completed_counts(session, [queue.id]).get(queue.id, 0)
     live = and_(QueueWork.state == WorkState.IN_PROGRESS.value, QueueWork.lease_expires_at > now)
     in_progress = (
         session.scalar(
@@ -820,6 +817,8 @@ def progress(session: Session, project_id: str, queue_id: str) -> Progress:
             entry.in_progress += 1
     for user_id, values in durations.items():
         by_user[user_id].median_seconds = statistics.median(values)
+    # An item's completion_count is the number of its COMPLETED work rows.
+    completions = sum(a.completed for a in by_user.values())
     pending = int(total) - int(completed) - int(in_progress)
     return Progress(
         total=int(total),

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, String, cast, delete, func, literal, select, true, update
+from sqlalchemy import String, delete, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -243,18 +243,8 @@ def list_queues(
     rows = list(session.scalars(base.order_by(*order).limit(limit).offset((page - 1) * limit)))
     total = count_rows(session, base)
     ids = [q.id for q in rows]
-    counts: dict[str, tuple[int, int]] = {}
-    if ids:
-        for queue_id, count, done in session.execute(
-            select(
-                QueueItem.queue_id,
-                func.count(),
-                func.sum(cast(QueueItem.status == ItemStatus.COMPLETED.value, Integer)),
-            )
-            .where(QueueItem.queue_id.in_(ids))
-            .group_by(QueueItem.queue_id)
-        ):
-            counts[queue_id] = (int(count), int(done or 0))
+    done = completed_counts(session, ids)
+    counts = {q.id: (q.item_count, done.get(q.id, 0)) for q in rows}
     members = members_by_queue(session, ids)
     return [
         QueueSummary(
@@ -480,7 +470,22 @@ def add_items(
             result.added += list(
                 session.scalars(select(QueueItem).where(QueueItem.id.in_(ids[start : start + 500])))
             )
+        _count_items(session, queue.id, len(result.added))
     return result
+
+
+def _count_items(session: Session, queue_id: str, change: int) -> None:
+    """Keep the queue's item count: every statement that adds or removes items calls this."""
+    if change:
+        session.execute(
+            update(AnnotationQueue)
+            .where(AnnotationQueue.id == queue_id)
+            .values(item_count=AnnotationQueue.item_count + change)
+            .execution_options(synchronize_session=False)
+        )
+        loaded = session.identity_map.get(session.identity_key(AnnotationQueue, queue_id))
+        if loaded is not None:
+            session.expire(loaded, ["item_count"])
 
 
 def add_items_from_filter(
@@ -569,7 +574,9 @@ def add_items_from_filter(
         .on_conflict_do_nothing(index_elements=["queue_id", "object_type", "object_id"])
         .returning(QueueItem.id)
     )
-    return len(session.execute(statement).all())
+    added = len(session.execute(statement).all())
+    _count_items(session, queue.id, added)
+    return added
 
 
 def get_item(
@@ -616,6 +623,8 @@ def delete_item(session: Session, project_id: str, queue_id: str, item_id: str) 
     item = get_item(session, project_id, queue_id, item_id, lock=True)
     session.execute(delete(QueueWork).where(QueueWork.item_id == item.id))
     session.delete(item)
+    session.flush()
+    _count_items(session, queue_id, -1)
 
 
 @dataclass
@@ -671,6 +680,36 @@ def list_items(
     )
     total = count_rows(session, base)
     return rows, total
+
+
+def recount_items(session: Session, queue_id: str | None = None) -> None:
+    """Count the items of one queue (or of every queue) again: after loading items directly."""
+    counted = (
+        select(func.count())
+        .where(QueueItem.queue_id == AnnotationQueue.id)
+        .correlate(AnnotationQueue)
+        .scalar_subquery()
+    )
+    statement = update(AnnotationQueue).values(item_count=counted)
+    if queue_id is not None:
+        statement = statement.where(AnnotationQueue.id == queue_id)
+    session.execute(statement.execution_options(synchronize_session=False))
+    session.expire_all()
+
+
+def completed_counts(session: Session, queue_ids: Sequence[str]) -> dict[str, int]:
+    """COMPLETED items per queue: an index range per queue, as long as the finished work."""
+    if not queue_ids:
+        return {}
+    rows = session.execute(
+        select(QueueItem.queue_id, func.count())
+        .where(
+            QueueItem.queue_id.in_(list(queue_ids)),
+            QueueItem.status == ItemStatus.COMPLETED.value,
+        )
+        .group_by(QueueItem.queue_id)
+    )
+    return {queue_id: int(n) for queue_id, n in rows}
 
 
 def completed_by(session: Session, item_ids: Sequence[str]) -> dict[str, list[str]]:

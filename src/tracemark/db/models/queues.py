@@ -62,6 +62,8 @@ class AnnotationQueue(Base):
     lease_seconds: Mapped[int] = mapped_column(Integer, default=600)
     blind: Mapped[bool] = mapped_column(Boolean, default=False)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Kept by services.queues wherever items are added or removed (progress reads it).
+    item_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

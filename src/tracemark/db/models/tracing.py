@@ -95,7 +95,7 @@ class Observation(Base):
     __table_args__ = (
         CheckConstraint(enum_check("type", ObservationType), name="type"),
         CheckConstraint(enum_check("level", Level), name="level"),
-        Index("ix_observations_project_trace", "project_id", "trace_id"),
+        Index("ix_observations_trace_start", "project_id", "trace_id", "start_time"),
         Index("ix_observations_project_start", "project_id", "start_time"),
     )
 
