@@ -385,6 +385,13 @@ def test_bad_completions(
         not_in_queue.status_code == 400
         and "not one of this queue's" in not_in_queue.json()["message"]
     )
+    too_long = app_client.post(
+        url,
+        json={"scores": [{"configId": cfg["quality"], "value": 3}], "comment": "x" * 5001},
+        headers=bearer(setup["ann"]),
+    )
+    assert too_long.status_code == 400
+    assert too_long.json()["message"] == "comment: at most 5000 characters"
     # Nothing was written by the failed attempts.
     assert app_client.get("/api/public/v2/scores", auth=project.auth).json()["data"] == []
     key_next = app_client.post(f"/api/public/annotation-queues/{qid}/next", auth=project.auth)

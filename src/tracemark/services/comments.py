@@ -12,6 +12,11 @@ from tracemark.services.paging import count_rows
 MAX_LENGTH = 5000
 
 
+def check_length(content: str | None, field: str = "comment") -> None:
+    if content and len(content) > MAX_LENGTH:
+        raise Invalid(f"{field}: at most {MAX_LENGTH} characters")
+
+
 def _object_exists(session: Session, project_id: str, object_type: str, object_id: str) -> bool:
     model = {"TRACE": Trace, "OBSERVATION": Observation, "SESSION": TraceSession}[object_type]
     return session.get(model, (project_id, object_id)) is not None
@@ -32,8 +37,7 @@ def create(
         raise Invalid("objectId: required")
     if not isinstance(content, str) or not content.strip():
         raise Invalid("content: required, a non-empty string")
-    if len(content) > MAX_LENGTH:
-        raise Invalid(f"content: at most {MAX_LENGTH} characters")
+    check_length(content, "content")
     if not _object_exists(session, project_id, object_type, object_id):
         raise NotFound(f"objectId: no {object_type.lower()} {object_id} in this project")
     comment = Comment(

@@ -48,7 +48,7 @@ from tracemark.db.models import (
     User,
     WorkState,
 )
-from tracemark.services import queues, scores
+from tracemark.services import comments, queues, scores
 from tracemark.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 
@@ -471,6 +471,7 @@ def parse_scores(body: Mapping[str, Any]) -> tuple[list[ScoreValue], str | None]
     comment = body.get("comment")
     if comment is not None and not isinstance(comment, str):
         raise Invalid("comment: must be a string")
+    comments.check_length(comment)
     return values, (comment or None)
 
 

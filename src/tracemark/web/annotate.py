@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from tracemark.services import annotation, comments
 from tracemark.services.annotation import Target
-from tracemark.services.errors import Invalid
 from tracemark.services.permissions import Permission, require
 from tracemark.web.common import ProjectAccess, db_of
 from tracemark.web.score_fields import fields_for, values_from_form
@@ -52,8 +51,7 @@ def save(
     """Store the form's changed scores and its comment as the person's ANNOTATION work."""
     require(access.role, Permission.ANNOTATE)
     comment = str(form.get("comment") or "").strip() or None
-    if comment and len(comment) > comments.MAX_LENGTH:
-        raise Invalid(f"comment: at most {comments.MAX_LENGTH} characters")
+    comments.check_length(comment)
     with db_of(request).write() as session:
         target = load_target(session)
         fields = fields_for(annotation.active_configs(session, access.project_id))

@@ -25,11 +25,11 @@ from tracemark.db.models import (
     Score,
     ScoreConfig,
     Trace,
+    User,
     WorkState,
 )
 from tracemark.services import (
     annotation,
-    comments,
     queue_history,
     queue_objects,
     queue_work,
@@ -294,18 +294,32 @@ def _json(call: Callable[[], dict[str, Any]]) -> JSONResponse:
     return response
 
 
-@router.post(PROCESS + "/next")
-def process_next(request: Request, user: CurrentUser, project_id: str, queue_id: str) -> Response:
-    """Lease the caller's next item and return it rendered."""
+Step = Callable[[Session, str, queue_work.Worker], ProcessState]
+
+
+def _step(
+    request: Request, user: User, project_id: str, step: Step, *, write: bool = True
+) -> Response:
+    """One move in the queue (next, complete, skip, back, forward): the new state, rendered.
+
+    `step(session, project_id, worker)` runs in one transaction and returns what to show.
+    """
 
     def run() -> dict[str, Any]:
         access = project_access(request, user, project_id)
         worker = worker_of(access)
-        with db_of(request).write() as session:
-            state = load_state(session, access.project_id, queue_id, worker)
+        db = db_of(request)
+        with db.write() if write else db.read() as session:
+            state = step(session, access.project_id, worker)
         return _fragment(request, access, state)
 
     return _json(run)
+
+
+@router.post(PROCESS + "/next")
+def process_next(request: Request, user: CurrentUser, project_id: str, queue_id: str) -> Response:
+    """Lease the caller's next item and return it rendered."""
+    return _step(request, user, project_id, lambda s, p, w: load_state(s, p, queue_id, w))
 
 
 @router.post(PROCESS + "/items/{item_id}/complete")
@@ -319,22 +333,14 @@ def process_complete(
 ) -> Response:
     """Save the caller's scores, complete their part of the item, return the next item."""
 
-    def run() -> dict[str, Any]:
-        access = project_access(request, user, project_id)
-        worker = worker_of(access)
+    def step(session: Session, project: str, worker: queue_work.Worker) -> ProcessState:
         values, comment = queue_work.parse_scores(body)
         if not values and not comment:
             raise Invalid("give at least one score (or a comment), or skip the item")
-        if comment and len(comment) > comments.MAX_LENGTH:
-            raise Invalid(f"comment: at most {comments.MAX_LENGTH} characters")
-        with db_of(request).write() as session:
-            queue_work.complete_item(
-                session, access.project_id, queue_id, item_id, worker, values, comment
-            )
-            state = load_state(session, access.project_id, queue_id, worker)
-        return _fragment(request, access, state)
+        queue_work.complete_item(session, project, queue_id, item_id, worker, values, comment)
+        return load_state(session, project, queue_id, worker)
 
-    return _json(run)
+    return _step(request, user, project_id, step)
 
 
 @router.post(PROCESS + "/items/{item_id}/skip")
@@ -343,15 +349,11 @@ def process_skip(
 ) -> Response:
     """Skip the item (it is not offered to the caller again); return the next item."""
 
-    def run() -> dict[str, Any]:
-        access = project_access(request, user, project_id)
-        worker = worker_of(access)
-        with db_of(request).write() as session:
-            queue_work.skip_item(session, access.project_id, queue_id, item_id, worker)
-            state = load_state(session, access.project_id, queue_id, worker)
-        return _fragment(request, access, state)
+    def step(session: Session, project: str, worker: queue_work.Worker) -> ProcessState:
+        queue_work.skip_item(session, project, queue_id, item_id, worker)
+        return load_state(session, project, queue_id, worker)
 
-    return _json(run)
+    return _step(request, user, project_id, step)
 
 
 @router.post(PROCESS + "/items/{item_id}/heartbeat")
@@ -384,19 +386,13 @@ def process_previous(
 ) -> Response:
     """The item I completed or skipped just before `itemId` (or my last one), to revise."""
 
-    def run() -> dict[str, Any]:
-        access = project_access(request, user, project_id)
-        worker = worker_of(access)
-        with db_of(request).read() as session:
-            item = queue_history.previous_item(
-                session, access.project_id, queue_id, worker, _item_id(body)
-            )
-            if item is None:
-                raise NotFound("there is no earlier item of yours in this queue")
-            state = load_history_state(session, access.project_id, queue_id, worker, item.id)
-        return _fragment(request, access, state)
+    def step(session: Session, project: str, worker: queue_work.Worker) -> ProcessState:
+        item = queue_history.previous_item(session, project, queue_id, worker, _item_id(body))
+        if item is None:
+            raise NotFound("there is no earlier item of yours in this queue")
+        return load_history_state(session, project, queue_id, worker, item.id)
 
-    return _json(run)
+    return _step(request, user, project_id, step, write=False)
 
 
 def _forward(
@@ -415,18 +411,13 @@ def process_forward(
 ) -> Response:
     """Forward from an earlier item: the next one I finished, or back to my current item."""
 
-    def run() -> dict[str, Any]:
-        access = project_access(request, user, project_id)
-        worker = worker_of(access)
+    def step(session: Session, project: str, worker: queue_work.Worker) -> ProcessState:
         item_id = _item_id(body)
-        with db_of(request).write() as session:
-            if item_id is None:
-                state = load_state(session, access.project_id, queue_id, worker)
-            else:
-                state = _forward(session, access.project_id, queue_id, worker, item_id)
-        return _fragment(request, access, state)
+        if item_id is None:
+            return load_state(session, project, queue_id, worker)
+        return _forward(session, project, queue_id, worker, item_id)
 
-    return _json(run)
+    return _step(request, user, project_id, step)
 
 
 @router.post(PROCESS + "/items/{item_id}/revise")
@@ -440,19 +431,11 @@ def process_revise(
 ) -> Response:
     """Change my scores on an item I completed (or complete one I skipped); go forward."""
 
-    def run() -> dict[str, Any]:
-        access = project_access(request, user, project_id)
-        worker = worker_of(access)
+    def step(session: Session, project: str, worker: queue_work.Worker) -> ProcessState:
         values, comment = queue_work.parse_scores(body)
-        if comment and len(comment) > comments.MAX_LENGTH:
-            raise Invalid(f"comment: at most {comments.MAX_LENGTH} characters")
-        with db_of(request).write() as session:
-            queue_history.finished_item(session, access.project_id, queue_id, worker, item_id)
-            if values or comment:
-                queue_work.complete_item(
-                    session, access.project_id, queue_id, item_id, worker, values, comment
-                )
-            state = _forward(session, access.project_id, queue_id, worker, item_id)
-        return _fragment(request, access, state)
+        queue_history.finished_item(session, project, queue_id, worker, item_id)
+        if values or comment:
+            queue_work.complete_item(session, project, queue_id, item_id, worker, values, comment)
+        return _forward(session, project, queue_id, worker, item_id)
 
-    return _json(run)
+    return _step(request, user, project_id, step)
