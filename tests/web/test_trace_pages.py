@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from tests.conftest import ProjectFixture
 from tests.detail_world import tree_batch
 from tests.queue_world import Person, add_member, form_csrf, make_configs, meta_csrf
 from tests.web.test_queue_pages import ingest, login
 from tracemark.db.engine import Database
-from tracemark.db.models import Role, ScoreSource
+from tracemark.db.models import Role, ScoreChange, ScoreSource
 from tracemark.services import annotation, scores
 
 
@@ -204,6 +205,34 @@ def test_annotate_stores_annotation_scores_with_the_author_and_keeps_history(
     assert "quality 2 ANNOTATION Ann trace" in table
     assert "4 → 2" in table and "2 changes" in table
     assert "Good fix." in text_of(tab)
+
+
+def test_remove_my_score_deletes_only_mine_and_keeps_history(
+    app_client: TestClient, world: World, db: Database
+) -> None:
+    quality = world.configs["quality"]
+    for person, value in ((world.ann, "5"), (world.bob, "1")):
+        client = login(app_client, person.email, person.password)
+        page = client.get(trace_url(world)).text
+        assert 'name="clear.' not in page  # nothing of mine to remove yet
+        assert (
+            annotate(client, trace_url(world), page, {f"score.{quality}": value}).status_code == 303
+        )
+    page = client.get(trace_url(world)).text  # Bob's page offers to remove Bob's score
+    assert f'name="clear.{quality}"' in page and "Remove my quality score" in text_of(page)
+    removed = annotate(client, trace_url(world), page, {f"clear.{quality}": "1"})
+    assert removed.headers["location"].endswith("saved=0&commented=0&removed=1")
+    after = client.get(removed.headers["location"]).text
+    assert "1 score removed." in after and f'name="clear.{quality}"' not in after
+    with db.read() as session:
+        rows = scores.scores_for_trace(session, world.project_id, "tr-1")
+        assert {s.author_user_id: s.value for s in rows} == {world.ann.user.id: 5.0}
+        deleted = session.scalars(
+            select(ScoreChange).where(
+                ScoreChange.project_id == world.project_id, ScoreChange.action == "DELETE"
+            )
+        ).all()
+        assert [(d.old_value, d.changed_by_user_id) for d in deleted] == [(1.0, world.bob.user.id)]
 
 
 def test_observation_and_session_annotation_target_them(

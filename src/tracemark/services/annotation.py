@@ -137,6 +137,20 @@ def annotate(
     return [i for i in written.ids if i]
 
 
+def clear(
+    session: Session, project_id: str, target: Target, config_ids: Sequence[str], user_id: str
+) -> int:
+    """Remove this person's own scores for these configs on the target (history kept)."""
+    mine = my_scores(session, project_id, target, user_id)
+    removed = 0
+    for config_id in config_ids:
+        score = mine.get(config_id)
+        if score is not None:
+            scores.delete_score(session, project_id, score.id, scores.Actor(user_id=user_id))
+            removed += 1
+    return removed
+
+
 # --- reading ---------------------------------------------------------------------------
 
 

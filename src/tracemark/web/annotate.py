@@ -15,26 +15,32 @@ from tracemark.services.permissions import Permission, require
 from tracemark.web.common import ProjectAccess, db_of
 from tracemark.web.score_fields import fields_for, values_from_form
 
+CLEAR_PREFIX = "clear."  # a checked "Remove my score" box: clear.<config id> = 1
+
 
 @dataclass
 class Saved:
     scores: int
     commented: bool
+    removed: int = 0
 
     @property
     def message(self) -> str:
-        if not self.scores and not self.commented:
+        if not self.scores and not self.commented and not self.removed:
             return "Nothing changed."
         parts = []
         if self.scores:
             parts.append(f"{self.scores} {'score' if self.scores == 1 else 'scores'} saved")
+        if self.removed:
+            parts.append(f"{self.removed} {'score' if self.removed == 1 else 'scores'} removed")
         if self.commented:
             parts.append("comment added")
         return (", ".join(parts) + ".").capitalize()
 
     @property
     def query(self) -> str:
-        return f"saved={self.scores}&commented={int(self.commented)}"
+        query = f"saved={self.scores}&commented={int(self.commented)}"
+        return query + (f"&removed={self.removed}" if self.removed else "")
 
 
 async def form_of(request: Request) -> dict[str, Any]:
@@ -56,13 +62,14 @@ def save(
         target = load_target(session)
         fields = fields_for(annotation.active_configs(session, access.project_id))
         mine = annotation.my_scores(session, access.project_id, target, access.user.id)
-        values = values_from_form(fields, form, mine)
-        if not values and not comment:
-            return Saved(0, False)
-        annotation.annotate(session, access.project_id, target, values, comment, access.user.id)
-    return Saved(len(values), bool(comment))
+        cleared = [f.config.id for f in fields if form.get(CLEAR_PREFIX + f.config.id)]
+        values = [v for v in values_from_form(fields, form, mine) if v.config_id not in cleared]
+        removed = annotation.clear(session, access.project_id, target, cleared, access.user.id)
+        if values or comment:
+            annotation.annotate(session, access.project_id, target, values, comment, access.user.id)
+    return Saved(len(values), bool(comment), removed)
 
 
-def saved_from_query(saved: int | None, commented: bool) -> Saved | None:
-    """After the redirect: what was saved, from the ?saved=N&commented=1 the redirect set."""
-    return None if saved is None or saved < 0 else Saved(saved, commented)
+def saved_from_query(saved: int | None, commented: bool, removed: int = 0) -> Saved | None:
+    """After the redirect: what was saved, from the ?saved=N&commented=1&removed=N it set."""
+    return None if saved is None or saved < 0 else Saved(saved, commented, max(0, removed))

@@ -105,11 +105,12 @@ def trace_page(
     annotate: bool = False,
     saved: int | None = None,
     commented: bool = False,
+    removed: int = 0,
 ) -> Response:
     """A trace: execution tree, the selected observation, totals, Run / Scores, Annotate."""
     access = project_access(request, user, project_id)
     require(access.role, Permission.READ)
-    done = saved_from_query(saved, commented)
+    done = saved_from_query(saved, commented, removed)
     return _page(
         request,
         access,
