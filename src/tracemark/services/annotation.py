@@ -196,7 +196,9 @@ def score_details(
         stmt = stmt.where(Score.session_id == session_id)
     else:
         raise Invalid("give a trace or a session")
-    rows = list(session.scalars(stmt.order_by(Score.timestamp, Score.id)))
+    # Sorted here: an ORDER BY timestamp would lead SQLite (no statistics) to walk the
+    # project's timestamp index instead of looking up the trace's scores.
+    rows = sorted(session.scalars(stmt), key=lambda r: (r.timestamp, r.id))
     history: dict[str, list[ScoreChange]] = {}
     ids = [r.id for r in rows]
     for start in range(0, len(ids), 500):

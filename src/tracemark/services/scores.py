@@ -604,13 +604,12 @@ def history_of(session: Session, project_id: str, score_id: str) -> list[ScoreCh
 
 
 def scores_for_trace(session: Session, project_id: str, trace_id: str) -> list[Score]:
-    return list(
-        session.scalars(
-            select(Score)
-            .where(Score.project_id == project_id, Score.trace_id == trace_id)
-            .order_by(Score.timestamp, Score.id)
-        )
+    """Oldest first; sorted here so that SQLite looks the trace up by its index (an ORDER BY
+    timestamp leads it, without statistics, to walk the project's timestamp index)."""
+    rows = session.scalars(
+        select(Score).where(Score.project_id == project_id, Score.trace_id == trace_id)
     )
+    return sorted(rows, key=lambda r: (r.timestamp, r.id))
 
 
 def score_ids_by_trace(

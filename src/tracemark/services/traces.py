@@ -482,11 +482,13 @@ def observation_ids_by_trace(
     out: dict[str, list[str]] = {tid: [] for tid in trace_ids}
     if not trace_ids:
         return out
+    # Sorted here, not by an ORDER BY: given one, SQLite (no statistics) walks the project's
+    # start_time index for the order instead of looking up these traces (seconds at 5M rows).
     rows = session.execute(
-        select(Observation.trace_id, Observation.id)
-        .where(Observation.project_id == project_id, Observation.trace_id.in_(list(trace_ids)))
-        .order_by(Observation.start_time)
+        select(Observation.trace_id, Observation.start_time, Observation.id).where(
+            Observation.project_id == project_id, Observation.trace_id.in_(list(trace_ids))
+        )
     ).all()
-    for trace_id, obs_id in rows:
+    for trace_id, _, obs_id in sorted(rows, key=lambda r: (r[1], r[2])):
         out.setdefault(trace_id, []).append(obs_id)
     return out
