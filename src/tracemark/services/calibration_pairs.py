@@ -126,7 +126,16 @@ def _fetch(session: Session, stmt: Any) -> list[Any]:
 
 def _judge_rows(session: Session, project_id: str, req: Any) -> list[Any]:
     version = func.coalesce(*(Score.metadata_[key].as_string() for key in VERSION_KEYS))
-    stmt = select(
+    conditions = [
+        Score.project_id == project_id,
+        Score.name == req.judge_score_name,
+        Score.source.in_(req.judge_sources),
+    ]
+    if req.from_timestamp is not None:
+        conditions.append(Score.timestamp >= req.from_timestamp)
+    if req.to_timestamp is not None:
+        conditions.append(Score.timestamp < req.to_timestamp)
+    columns = (
         Score.id,
         Score.target_key,
         Score.value,
@@ -134,16 +143,16 @@ def _judge_rows(session: Session, project_id: str, req: Any) -> list[Any]:
         Score.data_type,
         _stamp(session, Score.timestamp),
         version,
-    ).where(
-        Score.project_id == project_id,
-        Score.name == req.judge_score_name,
-        Score.source.in_(req.judge_sources),
     )
-    if req.from_timestamp is not None:
-        stmt = stmt.where(Score.timestamp >= req.from_timestamp)
-    if req.to_timestamp is not None:
-        stmt = stmt.where(Score.timestamp < req.to_timestamp)
-    return _fetch(session, stmt)
+    if session.get_bind().dialect.name == "sqlite":
+        # The judge's rows in table order: SQLite collects their rowids from an index, then
+        # reads the table once front to back instead of jumping to each row in index order
+        # (page by page through a table larger than its cache, that cost a third more CPU).
+        # PostgreSQL's bitmap heap scan already reads its pages in order.
+        rowid: Any = literal_column("rowid")
+        found = select(rowid).select_from(Score.__table__).where(*conditions)
+        return _fetch(session, select(*columns).where(literal_column("scores.rowid").in_(found)))
+    return _fetch(session, select(*columns).where(*conditions))
 
 
 def _human_rows(session: Session, project_id: str, config: ScoreConfig) -> list[Any]:
