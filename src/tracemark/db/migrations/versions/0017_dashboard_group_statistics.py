@@ -31,12 +31,15 @@ SERIES = "st_scores_series"
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
         return
-    op.execute(
-        f"CREATE STATISTICS IF NOT EXISTS {GROUPS} (ndistinct) ON name, source, data_type, "
-        "string_value, (date_trunc('day', timezone('UTC', \"timestamp\"))) FROM scores"
-    )
+    # Statistics on an expression need PostgreSQL 14; older servers keep the default estimate.
+    if (bind.dialect.server_version_info or (0,)) >= (14,):
+        op.execute(
+            f"CREATE STATISTICS IF NOT EXISTS {GROUPS} (ndistinct) ON name, source, data_type, "
+            "string_value, (date_trunc('day', timezone('UTC', \"timestamp\"))) FROM scores"
+        )
     op.execute(
         f"CREATE STATISTICS IF NOT EXISTS {SERIES} (mcv) ON project_id, name, source, data_type "
         "FROM scores"
