@@ -147,13 +147,11 @@ def _floor(dialect: str, expr: ColumnElement[Any]) -> ColumnElement[int]:
     return cast(func.floor(expr), Integer)
 
 
-def _is_fraction(dialect: str) -> ColumnElement[int]:
-    """1 when a score's value is not a whole number (decides integer histogram bins)."""
+def _whole(dialect: str) -> ColumnElement[Any]:
+    """The score's value rounded down to a whole number (equal to it when it is one)."""
     if dialect == "sqlite":
-        whole: ColumnElement[Any] = cast(cast(Score.value, Integer), Float)
-    else:
-        whole = func.floor(Score.value)
-    return case((Score.value != whole, 1), else_=0)
+        return cast(cast(Score.value, Integer), Float)
+    return func.floor(Score.value)
 
 
 @dataclass
@@ -165,13 +163,11 @@ class _Group:
     total: float = 0.0
     low: float | None = None
     high: float | None = None
-    fractions: int = 0
 
     def add(self, other: _Group) -> None:
         self.count += other.count
         self.valued += other.valued
         self.total += other.total
-        self.fractions += other.fractions
         if other.low is not None:
             self.low = other.low if self.low is None else min(self.low, other.low)
         if other.high is not None:
@@ -210,7 +206,6 @@ def score_dashboard(session: Session, project_id: str, flt: DashboardFilter) -> 
         total,
         low,
         high,
-        fractions,
     ) in session.execute(
         select(
             *key,
@@ -221,7 +216,6 @@ def score_dashboard(session: Session, project_id: str, flt: DashboardFilter) -> 
             func.sum(Score.value),
             func.min(Score.value),
             func.max(Score.value),
-            func.sum(_is_fraction(dialect)),
         )
         .where(*where)
         .group_by(*key, unit, Score.string_value)
@@ -232,7 +226,6 @@ def score_dashboard(session: Session, project_id: str, flt: DashboardFilter) -> 
             float(total or 0.0),
             None if low is None else float(low),
             None if high is None else float(high),
-            int(fractions or 0),
         )
         series_key = (name, source, data_type)
         totals.setdefault(series_key, _Group()).add(group)
@@ -266,8 +259,7 @@ def score_dashboard(session: Session, project_id: str, flt: DashboardFilter) -> 
         ]
         _set_labels(entry, labels.get(series_key, {}))
         series[series_key] = entry
-    fractions = {k: totals[k].fractions for k in series}
-    _fill_histograms(session, dialect, flt, where, series, fractions)
+    _fill_histograms(session, dialect, flt, where, series)
     return ScoreDashboard(
         filter=flt,
         bucket=flt.bucket,
@@ -307,16 +299,27 @@ class _Bins:
     count: int
 
 
-def _bins_for(entry: ScoreSeries, fraction: int) -> _Bins | None:
+@dataclass(frozen=True)
+class _Plan:
+    """A numeric series' bins: `spread` over its range, or one per whole number (`integers`)
+    when every value is whole and the range spans at most MAX_INTEGER_BINS of them. Whether
+    every value is whole is learnt in the histogram query itself (a second group key), so the
+    main query does not test every score for it."""
+
+    spread: _Bins
+    integers: _Bins | None
+
+
+def _plan_for(entry: ScoreSeries) -> _Plan | None:
     if entry.min is None or entry.max is None:
         return None
     low, high = entry.min, entry.max
-    if fraction == 0 and high - low + 1 <= MAX_INTEGER_BINS:
-        entry.integer_bins = True
-        return _Bins(low, 1.0, int(high - low) + 1)
+    integers = None
+    if low.is_integer() and high.is_integer() and high - low + 1 <= MAX_INTEGER_BINS:
+        integers = _Bins(low, 1.0, int(high - low) + 1)
     if high == low:
-        return _Bins(low, 1.0, 1)
-    return _Bins(low, (high - low) / HISTOGRAM_BINS, HISTOGRAM_BINS)
+        return _Plan(_Bins(low, 1.0, 1), integers)
+    return _Plan(_Bins(low, (high - low) / HISTOGRAM_BINS, HISTOGRAM_BINS), integers)
 
 
 def _fill_histograms(
@@ -325,55 +328,79 @@ def _fill_histograms(
     flt: DashboardFilter,
     where: list[ColumnElement[bool]],
     series: dict[SeriesKey, ScoreSeries],
-    fractions: dict[SeriesKey, int],
 ) -> None:
     plans = {
-        key: bins
+        key: plan
         for key, entry in series.items()
-        if entry.is_numeric and (bins := _bins_for(entry, fractions[key])) is not None
+        if entry.is_numeric and (plan := _plan_for(entry)) is not None
     }
     if not plans:
         return
     numeric = [*where, Score.data_type == ScoreDataType.NUMERIC.value, Score.value.is_not(None)]
     last_day = flt.end - timedelta(microseconds=1)
 
-    def bin_of(bins: _Bins) -> ColumnElement[int]:
+    def bin_of(plan: _Plan) -> ColumnElement[int]:
+        bins = plan.spread
         return _floor(dialect, (Score.value - literal(bins.lower)) / literal(bins.width))
 
-    found: dict[SeriesKey, dict[int, int]] = {}
+    def integer_of(plan: _Plan) -> ColumnElement[int]:
+        # The whole number's bin, or -1 for a value that is not whole.
+        if plan.integers is None:
+            return literal(-1)
+        whole = _whole(dialect)
+        return case(
+            (Score.value == whole, cast(whole - literal(plan.integers.lower), Integer)), else_=-1
+        )
+
+    # (series) -> {(spread bin, integer bin or -1): count}
+    found: dict[SeriesKey, dict[tuple[int, int], int]] = {}
     if dialect == "sqlite":
         # One query per series: each reads its own range of the dashboard index and sorts
         # only its bin numbers (SQLite groups by sorting). The day bounds repeat the time range
         # on the index's day column, so that SQLite picks that covering index.
         day: ColumnElement[str] = literal_column(SQLITE_DAY)
         numeric += [day >= flt.start.strftime("%Y-%m-%d"), day <= last_day.strftime("%Y-%m-%d")]
-        for key, bins in plans.items():
-            index = bin_of(bins).label("bin")
+        for key, plan in plans.items():
+            index, integer = bin_of(plan).label("bin"), integer_of(plan).label("integer")
             rows = session.execute(
-                select(index, func.count())
+                select(index, integer, func.count())
                 .where(*numeric, Score.name == key[0], Score.source == key[1])
-                .group_by(index)
+                .group_by(index, integer)
             )
-            found[key] = {int(i): int(c) for i, c in rows if i is not None}
+            found[key] = {(int(i), int(w)): int(c) for i, w, c in rows if i is not None}
     else:
         # One pass with hashing: a CASE branch per series picks the series' own bins.
-        branches = [
-            (and_(Score.name == key[0], Score.source == key[1]), bin_of(bins))
-            for key, bins in plans.items()
-        ]
-        index = case(*branches, else_=None).label("bin")
-        for name, source, data_type, at, count in session.execute(
-            select(Score.name, Score.source, Score.data_type, index, func.count())
+        def per_series(column: Any) -> Any:
+            return case(
+                *(
+                    (and_(Score.name == key[0], Score.source == key[1]), column(plan))
+                    for key, plan in plans.items()
+                ),
+                else_=None,
+            )
+
+        index, integer = per_series(bin_of).label("bin"), per_series(integer_of).label("integer")
+        for name, source, data_type, at, whole_at, count in session.execute(
+            select(Score.name, Score.source, Score.data_type, index, integer, func.count())
             .where(*numeric, tuple_(Score.name, Score.source).in_([k[:2] for k in plans]))
-            .group_by(Score.name, Score.source, Score.data_type, index)
+            .group_by(Score.name, Score.source, Score.data_type, index, integer)
         ):
             if at is not None:
-                found.setdefault((name, source, data_type), {})[int(at)] = int(count)
-    for key, bins in plans.items():
+                found.setdefault((name, source, data_type), {})[(int(at), int(whole_at))] = int(
+                    count
+                )
+    for key, plan in plans.items():
+        groups = found.get(key, {})
+        fractions = any(whole_at < 0 for _, whole_at in groups)
+        if plan.integers is not None and not fractions:
+            bins, at_of = plan.integers, 1
+            series[key].integer_bins = True
+        else:
+            bins, at_of = plan.spread, 0
         counts: dict[int, int] = {}
-        for at, count in found.get(key, {}).items():
+        for pair, count in groups.items():
             # The maximum (and float rounding next to it) lands past the last bin: keep it in.
-            clamped = min(max(at, 0), bins.count - 1)
+            clamped = min(max(pair[at_of], 0), bins.count - 1)
             counts[clamped] = counts.get(clamped, 0) + count
         series[key].histogram = [
             HistogramBin(

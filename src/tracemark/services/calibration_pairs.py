@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import repeat
+from itertools import count, repeat
 from typing import Any
 
 import numpy as np
@@ -126,7 +126,16 @@ def _fetch(session: Session, stmt: Any) -> list[Any]:
 
 def _judge_rows(session: Session, project_id: str, req: Any) -> list[Any]:
     version = func.coalesce(*(Score.metadata_[key].as_string() for key in VERSION_KEYS))
-    stmt = select(
+    conditions = [
+        Score.project_id == project_id,
+        Score.name == req.judge_score_name,
+        Score.source.in_(req.judge_sources),
+    ]
+    if req.from_timestamp is not None:
+        conditions.append(Score.timestamp >= req.from_timestamp)
+    if req.to_timestamp is not None:
+        conditions.append(Score.timestamp < req.to_timestamp)
+    columns = (
         Score.id,
         Score.target_key,
         Score.value,
@@ -134,16 +143,16 @@ def _judge_rows(session: Session, project_id: str, req: Any) -> list[Any]:
         Score.data_type,
         _stamp(session, Score.timestamp),
         version,
-    ).where(
-        Score.project_id == project_id,
-        Score.name == req.judge_score_name,
-        Score.source.in_(req.judge_sources),
     )
-    if req.from_timestamp is not None:
-        stmt = stmt.where(Score.timestamp >= req.from_timestamp)
-    if req.to_timestamp is not None:
-        stmt = stmt.where(Score.timestamp < req.to_timestamp)
-    return _fetch(session, stmt)
+    if session.get_bind().dialect.name == "sqlite":
+        # The judge's rows in table order: SQLite collects their rowids from an index, then
+        # reads the table once front to back instead of jumping to each row in index order
+        # (page by page through a table larger than its cache, that cost a third more CPU).
+        # PostgreSQL's bitmap heap scan already reads its pages in order.
+        rowid: Any = literal_column("rowid")
+        found = select(rowid).select_from(Score.__table__).where(*conditions)
+        return _fetch(session, select(*columns).where(literal_column("scores.rowid").in_(found)))
+    return _fetch(session, select(*columns).where(*conditions))
 
 
 def _human_rows(session: Session, project_id: str, config: ScoreConfig) -> list[Any]:
@@ -187,11 +196,18 @@ def _floats(values: Any) -> np.ndarray:
 
 
 def _version_codes(found: Sequence[Any]) -> tuple[np.ndarray, list[str]]:
-    names = sorted({str(v) for v in set(found) if v is not None})
-    code: dict[Any, int] = {None: 0}
-    for i, name in enumerate(names):
-        code[name] = i + 1
-    return np.fromiter((code[v if v is None else str(v)] for v in found), np.int64), names
+    distinct = set(found)
+    names = sorted({str(v) for v in distinct if v is not None})
+    position = {name: i + 1 for i, name in enumerate(names)}
+    code = {v: 0 if v is None else position[str(v)] for v in distinct}
+    return np.fromiter(map(code.__getitem__, found), np.int64, count=len(found)), names
+
+
+def _columns(rows: list[Any], width: int) -> list[np.ndarray]:
+    """The rows' columns as object arrays: one 2-D array built in C, sliced (no per-row Python)."""
+    table = np.empty((len(rows), width), dtype=object)
+    table[:] = rows
+    return [table[:, k] for k in range(width)]
 
 
 def collect(session: Session, project_id: str, config: ScoreConfig, req: Any) -> Collected | None:
@@ -201,17 +217,16 @@ def collect(session: Session, project_id: str, config: ScoreConfig, req: Any) ->
     judge_rows = _judge_rows(session, project_id, req)
     if not human_rows or not judge_rows:
         return None
-    h_keys, h_vals, h_strs = zip(*human_rows, strict=True)
-    j_ids, j_keys, j_vals, j_strs, j_kinds, j_stamps, j_vers = (
-        np.array(column, dtype=object) for column in zip(*judge_rows, strict=True)
-    )
-    # Targets: the humans' distinct target keys, numbered in order of appearance.
-    number: dict[str, int] = {}
-    h_target = np.fromiter(
-        (number.setdefault(key, len(number)) for key in h_keys), dtype=np.int64, count=len(h_keys)
-    )
+    h_keys, h_vals, h_strs = (column.tolist() for column in _columns(human_rows, 3))
+    j_ids, j_keys, j_vals, j_strs, j_kinds, j_stamps, j_vers = _columns(judge_rows, 7)
+    # Targets: the humans' distinct target keys, numbered in order of appearance (dict and map
+    # calls run in C: no Python-level loop over the rows).
+    number = dict(zip(dict.fromkeys(h_keys), count(), strict=False))
+    h_target = np.fromiter(map(number.__getitem__, h_keys), dtype=np.int64, count=len(h_keys))
     targets = len(number)
-    j_target = np.fromiter(map(number.get, j_keys, repeat(-1)), dtype=np.int64, count=len(j_keys))
+    j_target = np.fromiter(
+        map(number.get, j_keys.tolist(), repeat(-1)), dtype=np.int64, count=len(j_keys)
+    )
     j_index = np.flatnonzero(j_target >= 0)
     if not len(j_index):
         return None
