@@ -33,7 +33,7 @@ from tracemark.ingest.records import (
     ObservationUpsert,
     TraceUpsert,
 )
-from tracemark.services.ingest_write import JsonCache, writer
+from tracemark.services.ingest_write import JsonCache, ids_in, writer
 from tracemark.services.trace_aggregates import aggregate_rows, stored_aggregates, stored_roots
 
 # One input/output/metadata value above this size (as JSON) is stored truncated.
@@ -301,7 +301,7 @@ def ingest_batch(
     for chunk in _chunks(untraced):
         for obs_id, trace_id in session.execute(
             select(Observation.id, Observation.trace_id).where(
-                Observation.project_id == project_id, Observation.id.in_(chunk)
+                Observation.project_id == project_id, ids_in(Observation.id, chunk, dialect)
             )
         ):
             trace_of[obs_id] = trace_id
@@ -318,7 +318,7 @@ def ingest_batch(
     for chunk in _chunks(list(obs_fields)):
         for obs in session.execute(
             select(*_STORED_OBSERVATION_SELECT).where(
-                Observation.project_id == project_id, Observation.id.in_(chunk)
+                Observation.project_id == project_id, ids_in(Observation.id, chunk, dialect)
             )
         ):
             existing_obs[obs.id] = obs
@@ -364,10 +364,13 @@ def _upsert_traces(
     now: datetime,
     default_timestamps: dict[str, datetime],
 ) -> None:
+    dialect = session.get_bind().dialect.name
     existing: dict[str, Row[Any]] = {}
     for chunk in _chunks(trace_ids):
         for trace in session.execute(
-            select(*_STORED_TRACE_SELECT).where(Trace.project_id == project_id, Trace.id.in_(chunk))
+            select(*_STORED_TRACE_SELECT).where(
+                Trace.project_id == project_id, ids_in(Trace.id, chunk, dialect)
+            )
         ):
             existing[trace.id] = trace
     # A trace that is not stored has no stored observations either (both are written in one
@@ -398,7 +401,6 @@ def _upsert_traces(
         if row["session_id"]:
             session_ids[row["session_id"]] = row["environment"]
         rows.append(row)
-    dialect = session.get_bind().dialect.name
     writer(Trace, dialect).write(session, rows, texts.text)
     _write_tags(session, project_id, tag_changes, set(existing), dialect)
     _ensure_sessions(session, project_id, session_ids, now, dialect)
@@ -470,7 +472,9 @@ def _write_tags(
     ids = [tid for tid in changes if tid in stored]
     for chunk in _chunks(ids):
         session.execute(
-            delete(TraceTag).where(TraceTag.project_id == project_id, TraceTag.trace_id.in_(chunk))
+            delete(TraceTag).where(
+                TraceTag.project_id == project_id, ids_in(TraceTag.trace_id, chunk, dialect)
+            )
         )
     rows = [
         {"project_id": project_id, "trace_id": tid, "tag": tag[:200], "timestamp": ts}

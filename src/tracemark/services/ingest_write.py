@@ -33,7 +33,20 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, Numeric, String, inspect
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Float,
+    Integer,
+    Numeric,
+    String,
+    any_,
+    bindparam,
+    inspect,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from tracemark.db.base import UTCDateTime
@@ -238,3 +251,12 @@ def encode_json_or_null(value: Any) -> str:
 def writer(model: type, dialect: str, on_conflict: str = "update") -> TableWriter:
     """The (cached) writer of `model`'s table on `dialect`: "update" or "nothing" on conflict."""
     return TableWriter(model, dialect, on_conflict)
+
+
+def ids_in(column: Any, ids: Sequence[str], dialect: str) -> ColumnElement[bool]:
+    """`column IN ids` with the ids in one bound parameter: an array on PostgreSQL
+    (`= ANY(...)`), an expanding list elsewhere. `column.in_(ids)` would build and coerce one
+    SQL literal per id on every call, which costs more than the query itself."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(String)))  # type: ignore[no-any-return]
+    return column.in_(bindparam(None, list(ids), expanding=True))  # type: ignore[no-any-return]
