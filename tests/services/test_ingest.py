@@ -165,6 +165,22 @@ def test_long_tags_sharing_a_prefix_are_stored_once(db: Database, project: Proje
         assert sorted(session.scalars(select(TraceTag.tag))) == ["short", "x" * 200]
 
 
+def test_envelope_start_time_applies_to_new_observations_only(
+    db: Database, project: ProjectFixture
+) -> None:
+    store(db, project, obs("stored", start_time=at(5), name="first"))
+    ingest.store(
+        db,
+        project.project.id,
+        Batch(observations=[obs("stored", name="renamed"), obs("new", name="fresh")]),
+        default_start_times={"stored": at(99), "new": at(7)},
+    )
+    with db.read() as session:
+        rows = {o.id: o for o in session.scalars(select(Observation))}
+    assert (rows["stored"].name, rows["stored"].start_time) == ("renamed", at(5))
+    assert (rows["new"].name, rows["new"].start_time) == ("fresh", at(7))
+
+
 def test_cost_computed_from_usage_when_not_sent(db: Database, project: ProjectFixture) -> None:
     store(
         db,

@@ -209,7 +209,10 @@ class TableWriter:
         encode = self.encode
         text = json_text or encode_json_or_null
         moments: dict[datetime, Any] = {}
-        params: Sequence[tuple[Any, ...]] = [encode(row, text, moments) for row in rows]
+        self.write_values(session, [encode(row, text, moments) for row in rows])
+
+    def write_values(self, session: Session, params: Sequence[tuple[Any, ...]]) -> None:
+        """Upsert rows already turned into driver values (`encode`)."""
         if not params:
             return
         if self.sqlite:
