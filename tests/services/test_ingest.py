@@ -155,6 +155,32 @@ def test_tags_union_and_metadata_merge(db: Database, project: ProjectFixture) ->
         assert sorted(session.scalars(select(TraceTag.tag))) == ["a", "b", "c"]
 
 
+def test_long_tags_sharing_a_prefix_are_stored_once(db: Database, project: ProjectFixture) -> None:
+    # The tag index keeps 200 characters: two tags differing only after that are one entry.
+    long_a, long_b = "x" * 200 + "a", "x" * 200 + "b"
+    store(db, project, TraceUpsert("t1", {"tags": [long_a, long_b, "short"]}))
+    with db.read() as session:
+        trace = traces.get_trace(session, project.project.id, "t1")
+        assert trace.tags == [long_a, long_b, "short"]
+        assert sorted(session.scalars(select(TraceTag.tag))) == ["short", "x" * 200]
+
+
+def test_envelope_start_time_applies_to_new_observations_only(
+    db: Database, project: ProjectFixture
+) -> None:
+    store(db, project, obs("stored", start_time=at(5), name="first"))
+    ingest.store(
+        db,
+        project.project.id,
+        Batch(observations=[obs("stored", name="renamed"), obs("new", name="fresh")]),
+        default_start_times={"stored": at(99), "new": at(7)},
+    )
+    with db.read() as session:
+        rows = {o.id: o for o in session.scalars(select(Observation))}
+    assert (rows["stored"].name, rows["stored"].start_time) == ("renamed", at(5))
+    assert (rows["new"].name, rows["new"].start_time) == ("fresh", at(7))
+
+
 def test_cost_computed_from_usage_when_not_sent(db: Database, project: ProjectFixture) -> None:
     store(
         db,

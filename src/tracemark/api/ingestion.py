@@ -91,14 +91,13 @@ def _ingest(db: Database, caller: Principal, body: bytes) -> dict[str, Any]:
                 )
             else:
                 successes.append(event.event_id)
-    with db.write() as session:
-        outcome = ingest.ingest_batch(
-            session,
-            project_id,
-            parsed.batch,
-            default_trace_timestamps=parsed.default_trace_timestamps,
-            default_start_times=parsed.default_start_times,
-        )
+    outcome = ingest.store(
+        db,
+        project_id,
+        parsed.batch,
+        default_trace_timestamps=parsed.default_trace_timestamps,
+        default_start_times=parsed.default_start_times,
+    )
     failed: set[str] = set()
     for obs_id in outcome.unresolved_observations:
         # Report the events (the SDK matches errors by event id), not the observation id.

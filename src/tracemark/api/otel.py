@@ -49,8 +49,7 @@ def _store(
     max_bytes: int,
 ) -> None:
     batch = parse_otlp(body, content_type, encoding, max_bytes=max_bytes)
-    with db.write() as session:
-        ingest.ingest_batch(session, project_id, batch)
+    ingest.store(db, project_id, batch)
 
 
 router.add_api_route(

@@ -160,7 +160,17 @@ def _builtin_price(name: str) -> ModelPrice | None:
 # --- usage -----------------------------------------------------------------------------------
 
 
+_INF = math.inf
+
+
 def _number(value: object) -> float | None:
+    """A non-negative finite number as a float, else None (booleans are not numbers)."""
+    # Exact-type fast paths first: this runs for every usage value of every observation.
+    t = type(value)
+    if t is float:
+        return value if 0.0 <= value < _INF else None  # type: ignore[return-value,operator]
+    if t is int:
+        return float(value) if value >= 0 else None  # type: ignore[arg-type,operator]
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     number = float(value)
@@ -175,15 +185,19 @@ def normalize_usage(usage_details: Mapping[str, Any] | None) -> dict[str, float]
     result: dict[str, float] = {}
     if not usage_details:
         return result
-    for key, value in usage_details.items():
-        number = _number(value)
-        if number is None or key in _ALIAS_TO_KEY:
-            continue
-        result[key] = number
+    aliased: list[tuple[str, Any]] = []
     for key, value in usage_details.items():
         canonical = _ALIAS_TO_KEY.get(key)
+        if canonical is not None:
+            aliased.append((canonical, value))
+            continue
         number = _number(value)
-        if canonical is not None and number is not None and canonical not in result:
+        if number is not None:
+            result[key] = number
+    # Aliases fill only what the canonical keys left unset; the first alias wins.
+    for canonical, value in aliased:
+        number = _number(value)
+        if number is not None and canonical not in result:
             result[canonical] = number
     return result
 

@@ -14,6 +14,13 @@ driver takes as is, and the rows go to `cursor.executemany` through `exec_driver
 
 The statements are `INSERT ... ON CONFLICT (primary key) DO UPDATE` (or DO NOTHING), built from
 the models' columns, so one statement stores new rows and replaces merged existing ones.
+
+On SQLite the rows go to `executemany` (one statement run per row, all inside the library). On
+PostgreSQL that would be one statement execution per row on the server; instead the rows go as
+one array per column to a single `INSERT ... SELECT * FROM unnest(...)`: one round trip, one
+execution, several times less server CPU. Arrays are typed by the column's base type (`text`,
+not `varchar(n)`, whose explicit cast would silently truncate), so the insert's own assignment
+casts still refuse values that are too long or out of range, as before.
 """
 
 from __future__ import annotations
@@ -26,7 +33,20 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, inspect
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Float,
+    Integer,
+    Numeric,
+    String,
+    any_,
+    bindparam,
+    inspect,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from tracemark.db.base import UTCDateTime
@@ -133,11 +153,9 @@ class TableWriter:
         self._json = [i for i, k in enumerate(self.kinds) if k == _JSON]
         self._datetimes = [i for i, k in enumerate(self.kinds) if k == _DATETIME]
         self._bools = [i for i, k in enumerate(self.kinds) if k == _BOOL]
-        if self.sqlite:
-            marks = ["?"] * len(columns)
-        else:
-            marks = ["%s::jsonb" if k == _JSON else "%s" for k in self.kinds]
         pk = [c.name for c in table.primary_key.columns]
+        self._pk_positions = [columns.index(c) for c in pk]
+        self.update = on_conflict == "update"
         if on_conflict == "update":
             sets = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in pk)
             conflict = f"DO UPDATE SET {sets}"
@@ -145,10 +163,15 @@ class TableWriter:
             conflict = "DO NOTHING"
         quoted = ", ".join(f'"{c}"' for c in columns)
         keys = ", ".join(f'"{c}"' for c in pk)
-        self.sql = (
-            f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join(marks)}) '
-            f"ON CONFLICT ({keys}) {conflict}"
-        )
+        if self.sqlite:
+            source = f"VALUES ({', '.join(['?'] * len(columns))})"
+        else:
+            arrays = ", ".join(
+                f"CAST(%b AS {_pg_array_type(attr.columns[0].type)}[])"
+                for attr in mapper.column_attrs
+            )
+            source = f"SELECT * FROM unnest({arrays})"
+        self.sql = f'INSERT INTO "{table.name}" ({quoted}) {source} ON CONFLICT ({keys}) {conflict}'
 
     def encode(
         self,
@@ -186,9 +209,41 @@ class TableWriter:
         encode = self.encode
         text = json_text or encode_json_or_null
         moments: dict[datetime, Any] = {}
-        params: Sequence[tuple[Any, ...]] = [encode(row, text, moments) for row in rows]
-        if params:
+        self.write_values(session, [encode(row, text, moments) for row in rows])
+
+    def write_values(self, session: Session, params: Sequence[tuple[Any, ...]]) -> None:
+        """Upsert rows already turned into driver values (`encode`)."""
+        if not params:
+            return
+        if self.sqlite:
             session.connection().exec_driver_sql(self.sql, params)
+            return
+        if self.update and len(params) > 1:
+            # One statement may not update a row twice: the last of a key wins, as it did when
+            # the rows were upserted one after the other.
+            positions = self._pk_positions
+            params = list({tuple(p[i] for i in positions): p for p in params}.values())
+        columns = tuple(list(column) for column in zip(*params, strict=True))
+        session.connection().exec_driver_sql(self.sql, columns)
+
+
+def _pg_array_type(column_type: Any) -> str:
+    """The element type of the array a column's values are sent in, on PostgreSQL."""
+    if isinstance(column_type, JSON) or getattr(column_type, "_variant_mapping", None):
+        return "jsonb"
+    if isinstance(column_type, UTCDateTime):
+        return "timestamptz"
+    if isinstance(column_type, Boolean):
+        return "boolean"
+    if isinstance(column_type, Integer | BigInteger):
+        return "bigint"
+    if isinstance(column_type, Float):
+        return "double precision"
+    if isinstance(column_type, Numeric):
+        return "numeric"
+    if isinstance(column_type, String):
+        return "text"
+    raise TypeError(f"no PostgreSQL array type for {column_type!r}")
 
 
 def encode_json_or_null(value: Any) -> str:
@@ -199,3 +254,12 @@ def encode_json_or_null(value: Any) -> str:
 def writer(model: type, dialect: str, on_conflict: str = "update") -> TableWriter:
     """The (cached) writer of `model`'s table on `dialect`: "update" or "nothing" on conflict."""
     return TableWriter(model, dialect, on_conflict)
+
+
+def ids_in(column: Any, ids: Sequence[str], dialect: str) -> ColumnElement[bool]:
+    """`column IN ids` with the ids in one bound parameter: an array on PostgreSQL
+    (`= ANY(...)`), an expanding list elsewhere. `column.in_(ids)` would build and coerce one
+    SQL literal per id on every call, which costs more than the query itself."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(String)))  # type: ignore[no-any-return]
+    return column.in_(bindparam(None, list(ids), expanding=True))  # type: ignore[no-any-return]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from tracemark.db.models import Observation
 from tracemark.ingest.records import Level
+from tracemark.services.ingest_write import ids_in
 
 _CHUNK = 500
 _LEVEL_RANK = {level.value: level.rank for level in Level}
@@ -96,6 +97,7 @@ def stored_aggregates(
     session: Session, project_id: str, trace_ids: list[str]
 ) -> dict[str, dict[str, Any]]:
     rank = case(*[(Observation.level == level.value, level.rank) for level in Level], else_=1)
+    dialect = session.get_bind().dialect.name
     out: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(trace_ids):
         rows = session.execute(
@@ -112,7 +114,9 @@ def stored_aggregates(
                 func.sum(case((Observation.level == Level.ERROR.value, 1), else_=0)),
                 func.sum(case((Observation.level == Level.WARNING.value, 1), else_=0)),
             )
-            .where(Observation.project_id == project_id, Observation.trace_id.in_(chunk))
+            .where(
+                Observation.project_id == project_id, ids_in(Observation.trace_id, chunk, dialect)
+            )
             .group_by(Observation.trace_id)
         ).all()
         levels = list(Level)
@@ -149,6 +153,7 @@ def stored_roots(
     session: Session, project_id: str, trace_ids: list[str]
 ) -> dict[str, dict[str, Any]]:
     """Per trace, the earliest observation without a parent (the root span)."""
+    dialect = session.get_bind().dialect.name
     out: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(trace_ids):
         rows = session.execute(
@@ -162,7 +167,7 @@ def stored_roots(
             )
             .where(
                 Observation.project_id == project_id,
-                Observation.trace_id.in_(chunk),
+                ids_in(Observation.trace_id, chunk, dialect),
                 Observation.parent_observation_id.is_(None),
             )
             .order_by(Observation.trace_id, Observation.start_time)
