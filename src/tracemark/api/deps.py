@@ -25,11 +25,12 @@ def get_settings(request: Request) -> Settings:
 
 
 async def get_principal(request: Request) -> Principal:
+    authorization = request.headers.get("authorization")
+    principal = credentials.recent_principal(authorization)
+    if principal is not None:
+        return principal
     # Authentication may read the database and verify a slow hash: keep it off the event loop.
-    db = get_db(request)
-    return await run_in_threadpool(
-        credentials.authenticate_header, db, request.headers.get("authorization")
-    )
+    return await run_in_threadpool(credentials.authenticate_header, get_db(request), authorization)
 
 
 DB = Annotated[Database, Depends(get_db)]
