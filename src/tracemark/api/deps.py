@@ -33,8 +33,20 @@ async def get_principal(request: Request) -> Principal:
     return await run_in_threadpool(credentials.authenticate_header, get_db(request), authorization)
 
 
-DB = Annotated[Database, Depends(get_db)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+# The dependencies are coroutines: FastAPI runs a plain function dependency in a worker thread,
+# a thread hop per request for reading an attribute.
+
+
+async def _db(request: Request) -> Database:
+    return get_db(request)
+
+
+async def _settings(request: Request) -> Settings:
+    return get_settings(request)
+
+
+DB = Annotated[Database, Depends(_db)]
+AppSettings = Annotated[Settings, Depends(_settings)]
 Caller = Annotated[Principal, Depends(get_principal)]
 
 
