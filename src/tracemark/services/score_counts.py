@@ -49,7 +49,8 @@ def apply(session: Session, project_id: str, deltas: Counter[CountKey]) -> None:
     ]
     if not changes:
         return
-    session.execute(_upsert(session.get_bind().dialect.name), changes)
+    connection = session.connection()  # Core: the statement names no ORM entity
+    connection.execute(_upsert(connection.dialect.name), changes)
 
 
 @cache
