@@ -14,6 +14,7 @@ from tracemark.api import (
     observations,
     otel,
     projects,
+    queue_processing,
     score_configs,
     scores,
     sessions,
@@ -23,10 +24,8 @@ from tracemark.api import (
 
 def public_router() -> APIRouter:
     router = APIRouter(prefix="/api/public")
-    # FastAPI tries the routes one by one in this order, more than once per request: the
-    # annotators' next/complete, the most frequent small calls, come first (each has its own
-    # path prefix, so the order decides nothing else; it saves about 0.15 ms of CPU per call).
-    router.include_router(annotation_queues.router)
+    # First: FastAPI tries routes one by one, and next/complete are the most frequent calls.
+    router.include_router(queue_processing.router)
     router.include_router(health.router)
     router.include_router(projects.router)
     router.include_router(ingestion.router)
@@ -39,6 +38,7 @@ def public_router() -> APIRouter:
     router.include_router(score_configs.router)
     router.include_router(scores.router)
     router.include_router(comments.router)
+    router.include_router(annotation_queues.router)
     router.include_router(analytics.router)
 
     router.include_router(analytics_dashboard.router)
