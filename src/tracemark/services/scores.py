@@ -429,8 +429,7 @@ def _own_annotations(
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
         params = {"project_id": project_id, "keys": chunk}
-        # On the connection: a Core read of columns needs none of the ORM's result handling.
-        for row in session.connection().execute(_own_statement(), params).mappings():
+        for row in session.execute(_own_statement(), params).mappings():
             found[(row["target_key"], row["config_id"], row["author_user_id"])] = dict(row)
     return found
 
