@@ -10,7 +10,7 @@ from tracemark.app import create_app
 from tracemark.config import load_settings
 from tracemark.db.engine import Database
 from tracemark.db.models import Role
-from tracemark.services import credentials
+from tracemark.services import accounts, credentials
 
 
 def test_health_needs_no_auth(app_client: TestClient) -> None:
@@ -92,6 +92,37 @@ def test_revoked_key_stops_working_at_once(
     response = app_client.get("/api/public/projects", auth=project.auth)
     assert response.status_code == 401
     assert "revoked" in response.json()["message"]
+
+
+def test_token_changes_take_effect_at_once(
+    app_client: TestClient, project: ProjectFixture, db: Database
+) -> None:
+    # The server remembers a verified token's principal briefly; a change must still count at
+    # once: a role change, a removal from the project, a revocation.
+    user, token = make_member(db, project.project, "ann@example.com", Role.ADMIN)
+    headers = {"Authorization": f"Bearer {token}"}
+    configs = "/api/public/score-configs"
+    body = {"name": "quality", "dataType": "NUMERIC"}
+    assert app_client.get("/api/public/projects", headers=headers).status_code == 200
+    with db.write() as session:
+        accounts.set_membership(
+            session, session.merge(project.project), session.merge(user), "VIEWER"
+        )
+    assert app_client.post(configs, headers=headers, json=body).status_code == 403
+    with db.write() as session:
+        accounts.remove_member(session, session.merge(project.project), session.merge(user))
+    response = app_client.get("/api/public/projects", headers=headers)
+    assert response.status_code == 401
+    assert "no longer a member" in response.json()["message"]
+    with db.write() as session:
+        accounts.set_membership(
+            session, session.merge(project.project), session.merge(user), "ADMIN"
+        )
+    assert app_client.get("/api/public/projects", headers=headers).status_code == 200
+    with db.write() as session:
+        token_id = credentials.list_tokens(session, user.id)[0].id
+        credentials.revoke_token(session, user.id, token_id)
+    assert app_client.get("/api/public/projects", headers=headers).status_code == 401
 
 
 def test_last_use_is_recorded(

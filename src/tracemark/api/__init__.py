@@ -14,6 +14,7 @@ from tracemark.api import (
     observations,
     otel,
     projects,
+    queue_processing,
     score_configs,
     scores,
     sessions,
@@ -23,6 +24,8 @@ from tracemark.api import (
 
 def public_router() -> APIRouter:
     router = APIRouter(prefix="/api/public")
+    # First: FastAPI tries routes one by one, and next/complete are the most frequent calls.
+    router.include_router(queue_processing.router)
     router.include_router(health.router)
     router.include_router(projects.router)
     router.include_router(ingestion.router)

@@ -7,20 +7,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from tracemark.api.deps import AUTH_ERRORS, DB, Caller, get_db
 from tracemark.api.ingestion import decode_json
 from tracemark.api.schemas.common import WireModel, as_utc
-from tracemark.api.schemas.scoring import ScoreConfigOut, ScoreOut, config_out, score_out
 from tracemark.api.schemas.tracing import Meta, iso, page_meta
-from tracemark.db.models import AnnotationQueue, QueueItem, QueueWork, Role
+from tracemark.db.models import AnnotationQueue, QueueItem, Role
 from tracemark.services import (
     queue_export,
-    queue_objects,
     queue_work,
     queues,
-    score_configs,
     traces,
 )
 from tracemark.services.credentials import Principal
@@ -122,14 +119,14 @@ class Items(WireModel):
     meta: Meta
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def json_body(request: Request) -> dict[str, Any]:
     body = decode_json(await request.body())
     if not isinstance(body, dict):
         raise Invalid("body must be a JSON object")
     return body
 
 
-def _worker(caller: Principal) -> queue_work.Worker:
+def worker_of(caller: Principal) -> queue_work.Worker:
     if caller.user_id is None:
         raise Forbidden(
             "processing a queue needs a person: use a personal access token (Bearer tm-pat-…), "
@@ -171,7 +168,7 @@ def list_queues(
 async def create_queue(request: Request, caller: Caller) -> QueueOut:
     """Create a queue."""
     require(caller.role, Permission.MANAGE_QUEUES)
-    body = await _body(request)
+    body = await json_body(request)
     db = get_db(request)
 
     def create() -> QueueOut:
@@ -202,7 +199,7 @@ def get_queue(caller: Caller, db: DB, queue_id: str) -> QueueOut:
 async def update_queue(request: Request, caller: Caller, queue_id: str) -> QueueOut:
     """Edit a queue (annotatorsPerItem may not drop below what items already have)."""
     require(caller.role, Permission.MANAGE_QUEUES)
-    body = await _body(request)
+    body = await json_body(request)
     db = get_db(request)
 
     def patch() -> QueueOut:
@@ -316,7 +313,7 @@ def list_items(
 async def create_item(request: Request, caller: Caller, queue_id: str) -> ItemOut:
     """Add one object; re-adding reports alreadyPresent and changes nothing."""
     require(caller.role, Permission.MANAGE_QUEUES)
-    body = await _body(request)
+    body = await json_body(request)
     ref = queues.parse_ref(body)
     db = get_db(request)
 
@@ -358,7 +355,7 @@ class BulkOut(WireModel):
 async def bulk_items(request: Request, caller: Caller, queue_id: str) -> BulkOut:
     """Add many objects at once; each is reported as added, already present or not found."""
     require(caller.role, Permission.MANAGE_QUEUES)
-    body = await _body(request)
+    body = await json_body(request)
     raw = body.get("items")
     if not isinstance(raw, list) or not raw:
         raise Invalid("items: give a non-empty list of {objectType, objectId}")
@@ -424,7 +421,7 @@ def _number(raw: dict[str, Any], key: str) -> float | None:
 async def items_from_filter(request: Request, caller: Caller, queue_id: str) -> FromFilterOut:
     """Add every trace matching a filter (GET /traces filters), optionally limited or sampled."""
     require(caller.role, Permission.MANAGE_QUEUES)
-    body = await _body(request)
+    body = await json_body(request)
     raw = body.get("filter") or {}
     if not isinstance(raw, dict):
         raise Invalid("filter: must be an object with GET /api/public/traces filters")
@@ -526,7 +523,7 @@ def get_item(caller: Caller, db: DB, queue_id: str, item_id: str) -> ItemOut:
 async def update_item(request: Request, caller: Caller, queue_id: str, item_id: str) -> ItemOut:
     """Change an item's status, assignee or priority."""
     require(caller.role, Permission.MANAGE_QUEUES)
-    body = await _body(request)
+    body = await json_body(request)
     db = get_db(request)
 
     def patch() -> ItemOut:
@@ -545,150 +542,6 @@ def delete_item(caller: Caller, db: DB, queue_id: str, item_id: str) -> dict[str
     with db.write() as session:
         queues.delete_item(session, caller.project_id, queue_id, item_id)
     return {"success": True, "message": "Item removed from the queue"}
-
-
-# --- processing --------------------------------------------------------------------------
-
-
-class NextItem(ItemOut):
-    lease_expires_at: str | None
-    object: dict[str, Any] | None
-    configs: list[ScoreConfigOut]
-    my_scores: list[ScoreOut]
-    annotators_per_item: int
-    blind: bool
-    description: str | None
-
-
-class NextOut(WireModel):
-    item: NextItem | None
-
-
-def leased_out(session: Any, project_id: str, leased: queue_work.Leased, user_id: str) -> NextItem:
-    item, work, queue = leased.item, leased.work, leased.queue
-    configs = score_configs.configs_by_id(session, project_id, set(queue.score_config_ids))
-    return NextItem(
-        id=item.id,
-        queue_id=item.queue_id,
-        object_id=item.object_id,
-        object_type=item.object_type,
-        status=item.status,
-        completed_at=iso(item.completed_at),
-        created_at=iso(item.created_at) or "",
-        updated_at=iso(item.updated_at) or "",
-        assignee_user_id=item.assignee_user_id,
-        priority=item.priority,
-        completion_count=item.completion_count,
-        lease_expires_at=iso(work.lease_expires_at),
-        object=queue_objects.summary(session, project_id, item),
-        configs=[config_out(configs[c]) for c in queue.score_config_ids if c in configs],
-        my_scores=[score_out(s) for s in queue_work.my_scores(session, project_id, item, user_id)],
-        annotators_per_item=queue.annotators_per_item,
-        blind=queue.blind,
-        description=queue.description,
-    )
-
-
-def _reply(model: WireModel) -> Response:
-    """The model as JSON, built once (the route's response_model still documents it)."""
-    return Response(model.model_dump_json(by_alias=True), media_type="application/json")
-
-
-@router.post(
-    "/{queue_id}/next",
-    operation_id="annotation_queue_next",
-    response_model=NextOut,
-    responses=ERRORS,
-)
-def next_item(caller: Caller, db: DB, queue_id: str) -> Response:
-    """Lease the best item for the caller (the same one while their lease lives); null when done."""
-    worker = _worker(caller)
-    with db.write() as session:
-        leased = queue_work.next_item(session, caller.project_id, queue_id, worker)
-        item = leased_out(session, caller.project_id, leased, worker.user_id) if leased else None
-    return _reply(NextOut(item=item))
-
-
-class CompleteOut(WireModel):
-    item: ItemOut
-    score_ids: list[str]
-    already_completed: bool
-
-
-@router.post(
-    "/{queue_id}/items/{item_id}/complete",
-    operation_id="annotation_queue_item_complete",
-    response_model=CompleteOut,
-    responses=ERRORS,
-)
-async def complete(request: Request, caller: Caller, queue_id: str, item_id: str) -> Response:
-    """Save the caller's scores and their completion of the item in one transaction."""
-    worker = _worker(caller)
-    body = await _body(request)
-    values, comment = queue_work.parse_scores(body)
-    db = get_db(request)
-
-    def run() -> Response:
-        with db.write() as session:
-            done = queue_work.complete_item(
-                session, caller.project_id, queue_id, item_id, worker, values, comment
-            )
-        return _reply(
-            CompleteOut(
-                item=item_out(done.item),
-                score_ids=done.score_ids,
-                already_completed=done.already_completed,
-            )
-        )
-
-    return await run_in_threadpool(run)
-
-
-@router.post(
-    "/{queue_id}/items/{item_id}/skip",
-    operation_id="annotation_queue_item_skip",
-    response_model=ItemOut,
-    responses=ERRORS,
-)
-def skip(caller: Caller, db: DB, queue_id: str, item_id: str) -> ItemOut:
-    """Skip the item; it is never offered to the caller again."""
-    worker = _worker(caller)
-    with db.write() as session:
-        return item_out(queue_work.skip_item(session, caller.project_id, queue_id, item_id, worker))
-
-
-class LeaseOut(WireModel):
-    item_id: str
-    lease_expires_at: str | None
-
-
-@router.post(
-    "/{queue_id}/items/{item_id}/heartbeat",
-    operation_id="annotation_queue_item_heartbeat",
-    response_model=LeaseOut,
-    responses=ERRORS,
-)
-def heartbeat(caller: Caller, db: DB, queue_id: str, item_id: str) -> LeaseOut:
-    """Extend the caller's lease on the item."""
-    worker = _worker(caller)
-    with db.write() as session:
-        work: QueueWork = queue_work.heartbeat(
-            session, caller.project_id, queue_id, item_id, worker
-        )
-        return LeaseOut(item_id=item_id, lease_expires_at=iso(work.lease_expires_at))
-
-
-@router.post(
-    "/{queue_id}/items/{item_id}/release",
-    operation_id="annotation_queue_item_release",
-    responses=ERRORS,
-)
-def release(caller: Caller, db: DB, queue_id: str, item_id: str) -> dict[str, bool]:
-    """Give the item back before the lease expires."""
-    worker = _worker(caller)
-    with db.write() as session:
-        queue_work.release(session, caller.project_id, queue_id, item_id, worker)
-    return {"success": True}
 
 
 class AnnotatorOut(WireModel):

@@ -25,15 +25,28 @@ def get_settings(request: Request) -> Settings:
 
 
 async def get_principal(request: Request) -> Principal:
+    authorization = request.headers.get("authorization")
+    principal = credentials.recent_principal(authorization)
+    if principal is not None:
+        return principal
     # Authentication may read the database and verify a slow hash: keep it off the event loop.
-    db = get_db(request)
-    return await run_in_threadpool(
-        credentials.authenticate_header, db, request.headers.get("authorization")
-    )
+    return await run_in_threadpool(credentials.authenticate_header, get_db(request), authorization)
 
 
-DB = Annotated[Database, Depends(get_db)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+# The dependencies are coroutines: FastAPI runs a plain function dependency in a worker thread,
+# a thread hop per request for reading an attribute.
+
+
+async def _db(request: Request) -> Database:
+    return get_db(request)
+
+
+async def _settings(request: Request) -> Settings:
+    return get_settings(request)
+
+
+DB = Annotated[Database, Depends(_db)]
+AppSettings = Annotated[Settings, Depends(_settings)]
 Caller = Annotated[Principal, Depends(get_principal)]
 
 

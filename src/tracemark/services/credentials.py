@@ -2,8 +2,14 @@
 
 Secrets are stored only as Argon2 hashes. Checking Argon2 on every request would cost tens of
 milliseconds, so a process remembers (in memory, for a few minutes) the SHA-256 of secrets it
-has already verified. Revocation still takes effect at once: the key's row is read on every
-request (one query: for a token, with its user and their role in the project).
+has already verified.
+
+Who a credential acts as (its project, user, role) is remembered too, for at most
+PRINCIPAL_TTL_SECONDS, so that a request does not pay a read transaction for it. Any change to a
+key, token, user, membership or project committed through an ORM session of this process
+forgets every remembered principal at once (`_forget_on_commit`): revocation and membership
+changes take effect immediately in the process that made them, and within PRINCIPAL_TTL_SECONDS
+in the others (another server worker, the CLI).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, event, select, update
 from sqlalchemy.orm import Session
 
 from tracemark.db.base import utcnow
@@ -33,6 +39,7 @@ PUBLIC_PREFIX = "pk-tm-"
 SECRET_PREFIX = "sk-tm-"
 TOKEN_PREFIX = "tm-pat-"
 _VERIFIED_TTL_SECONDS = 300.0
+PRINCIPAL_TTL_SECONDS = 2.0
 _LAST_USED_EVERY = timedelta(seconds=60)
 
 
@@ -87,6 +94,81 @@ class _VerifiedCache:
 
 
 _verified = _VerifiedCache()
+
+
+class _PrincipalCache:
+    """Authorization header (its SHA-256) -> the principal it authenticated, briefly.
+
+    An entry is valid while it is younger than PRINCIPAL_TTL_SECONDS and no credential change
+    was committed in this process since the lookup that produced it began (`generation`).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[bytes, tuple[Principal, float, int]] = {}
+        self.generation = 0
+
+    def get(self, authorization: str) -> Principal | None:
+        entry = self._entries.get(hashlib.sha256(authorization.encode()).digest())
+        if entry is None:
+            return None
+        principal, expiry, generation = entry
+        if generation != self.generation or expiry <= time.monotonic():
+            return None
+        return principal
+
+    def put(
+        self, authorization: str, principal: Principal, generation: int, started: float
+    ) -> None:
+        if generation != self.generation:
+            return  # a credential changed while it was being looked up
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        key = hashlib.sha256(authorization.encode()).digest()
+        self._entries[key] = (principal, started + PRINCIPAL_TTL_SECONDS, generation)
+
+    def forget_all(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+
+_principals = _PrincipalCache()
+# What a principal is made of: a change to any of these rows forgets the remembered principals.
+_CREDENTIAL_MODELS = (ApiKey, PersonalToken, User, Membership, Project)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_credential_changes(session: Session, _context: Any) -> None:
+    if "credentials_changed" in session.info:
+        return
+    for objects in (session.new, session.dirty, session.deleted):
+        if any(isinstance(o, _CREDENTIAL_MODELS) for o in objects):
+            session.info["credentials_changed"] = True
+            # Before the commit as well: a lookup racing with it must not be remembered.
+            _principals.forget_all()
+            return
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_on_commit(session: Session) -> None:
+    if session.info.pop("credentials_changed", False):
+        _principals.forget_all()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_note(session: Session) -> None:
+    session.info.pop("credentials_changed", None)
+
+
+def forget_principals() -> None:
+    """Forget every remembered principal (after changing credentials other than via the ORM)."""
+    _principals.forget_all()
+
+
+def recent_principal(authorization: str | None) -> Principal | None:
+    """The principal this header authenticated within the last moments, if still valid: no I/O."""
+    if not authorization:
+        return None
+    return _principals.get(authorization)
 
 
 def create_api_key(
@@ -175,15 +257,19 @@ def authenticate_header(db: Database, authorization: str | None) -> Principal:
             "missing Authorization header; send HTTP Basic with your public key as user and "
             "secret key as password, or Bearer with a personal access token"
         )
+    generation, started = _principals.generation, time.monotonic()
     scheme, _, value = authorization.strip().partition(" ")
     scheme = scheme.lower()
     value = value.strip()
     if scheme == "basic":
         public, secret = _decode_basic(value)
-        return _authenticate_key(db, public, secret)
-    if scheme == "bearer":
-        return _authenticate_token(db, value)
-    raise Unauthorized(f"unsupported Authorization scheme {scheme!r}; use Basic or Bearer")
+        principal = _authenticate_key(db, public, secret)
+    elif scheme == "bearer":
+        principal = _authenticate_token(db, value)
+    else:
+        raise Unauthorized(f"unsupported Authorization scheme {scheme!r}; use Basic or Bearer")
+    _principals.put(authorization, principal, generation, started)
+    return principal
 
 
 def _decode_basic(value: str) -> tuple[str, str]:

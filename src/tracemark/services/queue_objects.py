@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from tracemark.db.models import Observation, QueueItem, Trace, TraceSession
@@ -12,9 +13,30 @@ from tracemark.db.models import Observation, QueueItem, Trace, TraceSession
 SESSION_TRACES = 50
 
 
+@cache
+def _trace_statement() -> Any:
+    columns = Trace.__table__.c
+    return select(
+        columns.id,
+        columns.name,
+        columns.timestamp,
+        columns.user_id,
+        columns.session_id,
+        columns.tags,
+        columns.input,
+        columns.output,
+        columns.metadata.label("metadata_"),
+        columns.latency,
+        columns.total_cost,
+        columns.level,
+    ).where(columns.project_id == bindparam("project_id"), columns.id == bindparam("trace_id"))
+
+
 def summary(session: Session, project_id: str, item: QueueItem) -> dict[str, Any] | None:
     if item.object_type == "TRACE":
-        trace = session.get(Trace, (project_id, item.object_id))
+        params = {"project_id": project_id, "trace_id": item.object_id}
+        # Core, on the connection: the summary needs a dozen columns, not a Trace object.
+        trace = session.connection().execute(_trace_statement(), params).first()
         if trace is None:
             return None
         return {

@@ -132,14 +132,20 @@ def _open_queue(
     row = session.execute(_open_statement(now is not None), params).first()
     if row is None:
         raise NotFound(f"annotation queue {queue_id} not found in this project")
-    queue, has_members, is_member = row[0], row[1], row[2]
+    queue = row[0]
+    _check_workable(queue, row[1], row[2], worker)
+    if now is None:
+        return _Open(queue)
+    return _Open(queue, held_work_id=row[3], has_assigned=bool(row[4]))
+
+
+def _check_workable(
+    queue: AnnotationQueue, has_members: bool, is_member: bool, worker: Worker
+) -> None:
     if queue.archived:
         raise Conflict("this queue is archived")
     if has_members and not is_member and not worker.is_admin:
         raise Forbidden("you are not a member of this queue; ask a project admin to add you")
-    if now is None:
-        return _Open(queue)
-    return _Open(queue, held_work_id=row[3], has_assigned=bool(row[4]))
 
 
 def workable_queue(
@@ -500,13 +506,12 @@ def complete_item(
     comment: str | None,
 ) -> Completion:
     """Save this person's scores and their completion of the item, in the caller's transaction."""
-    queue = _open_queue(session, project_id, queue_id, worker).queue
+    queue, item, work = _open_item(session, project_id, queue_id, item_id, worker)
     for i, value in enumerate(values):
         if value.config_id not in queue.score_config_ids:
             raise Invalid(
                 f"scores[{i}].configId: config {value.config_id} is not one of this queue's"
             )
-    item, work = _locked_item(session, project_id, queue_id, item_id, worker.user_id)
     now = utcnow()
     already = work is not None and work.state == WorkState.COMPLETED.value
     if not already:
@@ -590,6 +595,57 @@ def _locked_item(
 
 
 @cache
+def _open_item_statement() -> Any:
+    """The queue with its member checks (as _open_statement), the item locked, the work row."""
+    queue_id: Any = bindparam("queue_id")
+    user_id: Any = bindparam("user_id")
+    members = select(QueueMember.user_id).where(QueueMember.queue_id == queue_id)
+    return (
+        select(
+            AnnotationQueue,
+            members.exists(),
+            members.where(QueueMember.user_id == user_id).exists(),
+            QueueItem,
+            QueueWork,
+        )
+        .join(
+            QueueItem,
+            and_(
+                QueueItem.id == bindparam("item_id"),
+                QueueItem.queue_id == AnnotationQueue.id,
+                QueueItem.project_id == AnnotationQueue.project_id,
+            ),
+        )
+        .outerjoin(QueueWork, and_(QueueWork.item_id == QueueItem.id, QueueWork.user_id == user_id))
+        .where(
+            AnnotationQueue.id == queue_id, AnnotationQueue.project_id == bindparam("project_id")
+        )
+        .with_for_update(of=QueueItem)
+    )
+
+
+def _open_item(
+    session: Session, project_id: str, queue_id: str, item_id: str, worker: Worker
+) -> tuple[AnnotationQueue, QueueItem, QueueWork | None]:
+    """_open_queue and _locked_item in one statement: the queue checked workable by this
+    person, the item (its row locked on PostgreSQL) and their work on it."""
+    params = {
+        "queue_id": queue_id,
+        "project_id": project_id,
+        "user_id": worker.user_id,
+        "item_id": item_id,
+    }
+    row = session.execute(_open_item_statement(), params).first()
+    if row is None:
+        # No such item in a queue of this project: say what is missing, as the two would.
+        _open_queue(session, project_id, queue_id, worker)
+        raise NotFound(f"item {item_id} not found in queue {queue_id}")
+    queue, has_members, is_member, item, work = row
+    _check_workable(queue, has_members, is_member, worker)
+    return queue, item, work
+
+
+@cache
 def _completion_statements(full: bool) -> tuple[Any, Any]:
     """(the work row's UPDATE, the item's UPDATE); `full`: the item becomes COMPLETED."""
     now = bindparam("now", type_=QueueWork.updated_at.type)
@@ -667,8 +723,7 @@ def _record_completion(
 def skip_item(
     session: Session, project_id: str, queue_id: str, item_id: str, worker: Worker
 ) -> QueueItem:
-    queue = _open_queue(session, project_id, queue_id, worker).queue
-    item, work = _locked_item(session, project_id, queue_id, item_id, worker.user_id)
+    queue, item, work = _open_item(session, project_id, queue_id, item_id, worker)
     now = utcnow()
     if work is not None and work.state == WorkState.COMPLETED.value:
         raise Conflict("you already completed this item")

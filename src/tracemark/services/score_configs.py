@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from tracemark.db.base import utcnow
@@ -204,7 +205,14 @@ def list_configs(
 def configs_by_id(session: Session, project_id: str, ids: set[str]) -> dict[str, ScoreConfig]:
     if not ids:
         return {}
-    rows = session.scalars(
-        select(ScoreConfig).where(ScoreConfig.project_id == project_id, ScoreConfig.id.in_(ids))
-    )
+    rows = session.scalars(_by_id_statement(), {"project_id": project_id, "ids": list(ids)})
     return {row.id: row for row in rows}
+
+
+@cache
+def _by_id_statement() -> Any:
+    # Built once: on the queue paths building the statement cost as much as running it.
+    return select(ScoreConfig).where(
+        ScoreConfig.project_id == bindparam("project_id"),
+        ScoreConfig.id.in_(bindparam("ids", expanding=True)),
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, literal, select
@@ -48,14 +49,17 @@ def apply(session: Session, project_id: str, deltas: Counter[CountKey]) -> None:
     ]
     if not changes:
         return
-    dialect = session.get_bind().dialect.name
+    connection = session.connection()  # Core: the statement names no ORM entity
+    connection.execute(_upsert(connection.dialect.name), changes)
+
+
+@cache
+def _upsert(dialect: str) -> Any:
+    """Built once per dialect: building it (its `excluded` columns) cost more than running it."""
     upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_COUNTS)
-    session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["project_id", *_KEY_COLUMNS],
-            set_={"n": _COUNTS.c.n + upsert.excluded.n},
-        ),
-        changes,
+    return upsert.on_conflict_do_update(
+        index_elements=["project_id", *_KEY_COLUMNS],
+        set_={"n": _COUNTS.c.n + upsert.excluded.n},
     )
 
 

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from operator import itemgetter
 from typing import Any
 
@@ -427,15 +428,22 @@ def _own_annotations(
     wanted = sorted(keys)
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        for row in session.execute(
-            select(*_STORED).where(
-                Score.project_id == project_id,
-                Score.source == ScoreSource.ANNOTATION.value,
-                tuple_(Score.target_key, Score.config_id, Score.author_user_id).in_(chunk),
-            )
-        ).mappings():
+        params = {"project_id": project_id, "keys": chunk}
+        for row in session.execute(_own_statement(), params).mappings():
             found[(row["target_key"], row["config_id"], row["author_user_id"])] = dict(row)
     return found
+
+
+@cache
+def _own_statement() -> Any:
+    # Built once (building and keying it per call cost more than running it on the queue path).
+    return select(*_STORED).where(
+        Score.project_id == bindparam("project_id"),
+        Score.source == ScoreSource.ANNOTATION.value,
+        tuple_(Score.target_key, Score.config_id, Score.author_user_id).in_(
+            bindparam("keys", expanding=True)
+        ),
+    )
 
 
 def write_scores(
