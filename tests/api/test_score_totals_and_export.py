@@ -176,3 +176,47 @@ def test_csv_cells_are_the_stored_values(app_client: TestClient, project: Projec
     assert records[0]["timestamp"] == first["timestamp"]
     assert records[0]["metadata"] == scores[0]["metadata"]
     assert records[0]["traceTags"] == ["prod", "café"]
+
+
+def test_totals_stay_exact_when_several_connections_write_at_once(
+    app_client: TestClient, project: ProjectFixture, db: Database
+) -> None:
+    """Writers on different database connections (PostgreSQL: different count shards) at the
+    same time, including deletes made by a connection other than the one that counted the
+    score in: every total is still exact."""
+    import threading
+
+    from tracemark.services import scores
+
+    def write(prefix: str) -> None:
+        for batch in range(5):
+            with db.write() as session:
+                body = [
+                    {
+                        "id": f"{prefix}-{batch}-{i}",
+                        "traceId": f"t{i % 3}",
+                        "name": "judge",
+                        "value": i,
+                        "source": "EVAL",
+                    }
+                    for i in range(20)
+                ]
+                written = scores.write_scores(
+                    session,
+                    project.project.id,
+                    [scores.ScoreInput(b, index=i) for i, b in enumerate(body)],
+                    scores.Actor(),
+                )
+                assert not written.errors
+
+    threads = [threading.Thread(target=write, args=(f"w{k}",)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert total(app_client, project.auth, {"name": "judge", "source": "EVAL"}) == 400
+    for k in range(4):  # deleted through the API, on whichever connection serves it
+        gone = app_client.delete(f"/api/public/scores/w{k}-0-0", auth=project.auth)
+        assert gone.status_code == 200, gone.text
+    assert_totals_exact(app_client, project.auth)
+    assert total(app_client, project.auth, {"name": "judge", "source": "EVAL"}) == 396

@@ -39,18 +39,37 @@ def key_of(row: Mapping[str, Any]) -> CountKey:
 def apply(session: Session, project_id: str, deltas: Counter[CountKey]) -> None:
     """Add these changes to the counts, in one statement.
 
-    Keys go in sorted order, so that concurrent writers on PostgreSQL lock count rows in the
-    same order (no deadlock between two batches).
+    Keys go in sorted order, so that concurrent writers on PostgreSQL that share a shard lock
+    count rows in the same order (no deadlock between two batches).
     """
+    connection = session.connection()  # Core: the statement names no ORM entity
+    shard = _shard(connection)
     changes = [
-        {"project_id": project_id, **dict(zip(_KEY_COLUMNS, key, strict=True)), "n": n}
+        {
+            "project_id": project_id,
+            **dict(zip(_KEY_COLUMNS, key, strict=True)),
+            "shard": shard,
+            "n": n,
+        }
         for key, n in sorted(deltas.items())
         if n
     ]
-    if not changes:
-        return
-    connection = session.connection()  # Core: the statement names no ORM entity
-    connection.execute(_upsert(connection.dialect.name), changes)
+    if changes:
+        connection.execute(_upsert(connection.dialect.name), changes)
+
+
+SHARDS = 16
+
+
+def _shard(connection: Any) -> int:
+    """PostgreSQL: this database connection's shard of every count. A writer keeps its count
+    rows locked until it commits; with one row per count, every concurrent writer of the same
+    score names queued behind it. Each backend process adds to its own row (readers sum).
+    SQLite serializes writers anyway: one shard."""
+    if connection.dialect.name != "postgresql":
+        return 0
+    driver = connection.connection.driver_connection
+    return int(driver.info.backend_pid) % SHARDS
 
 
 @cache
@@ -58,7 +77,7 @@ def _upsert(dialect: str) -> Any:
     """Built once per dialect: building it (its `excluded` columns) cost more than running it."""
     upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_COUNTS)
     return upsert.on_conflict_do_update(
-        index_elements=["project_id", *_KEY_COLUMNS],
+        index_elements=["project_id", *_KEY_COLUMNS, "shard"],
         set_={"n": _COUNTS.c.n + upsert.excluded.n},
     )
 

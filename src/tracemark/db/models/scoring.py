@@ -24,6 +24,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    SmallInteger,
     String,
     Text,
     text,
@@ -196,6 +197,11 @@ class ScoreCount(Base):
     data_type: Mapped[str] = mapped_column(String(16), primary_key=True)
     config_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     environment: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # PostgreSQL: each database connection adds to its own shard of a count (see
+    # services.score_counts), so concurrent writers do not queue on one row; readers sum.
+    shard: Mapped[int] = mapped_column(
+        SmallInteger, primary_key=True, default=0, server_default="0"
+    )
     n: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
