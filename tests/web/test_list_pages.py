@@ -20,6 +20,7 @@ from tests.web.test_queue_pages import login
 from tracemark.db.engine import Database
 from tracemark.db.models import Role
 from tracemark.services import queues
+from tracemark.services import traces as traces_service
 
 
 @pytest.fixture
@@ -90,9 +91,16 @@ def test_filters_narrow_the_rows(owner: TestClient, loaded: ProjectFixture) -> N
         assert f'data-matching="{len(ids)}"' in page.text, params
 
 
+@pytest.mark.parametrize("set_limit", [150_000, 0], ids=["queue-as-set", "probe-per-trace"])
 def test_not_in_queue_hides_queued_traces(
-    owner: TestClient, loaded: ProjectFixture, db: Database
+    owner: TestClient,
+    loaded: ProjectFixture,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    set_limit: int,
 ) -> None:
+    # A small queue is read as one set of ids; above the limit each trace probes the queue.
+    monkeypatch.setattr(traces_service, "NOT_IN_QUEUE_SET_LIMIT", set_limit)
     configs = make_configs(db, loaded.project.id)
     with db.write() as session:
         queue = queues.create_queue(
@@ -106,6 +114,15 @@ def test_not_in_queue_hides_queued_traces(
         )
     html = owner.get(traces_url(loaded), params={"not_in_queue": queue.id}).text
     assert set(shown_ids(html)) == ALL - {"r01", "r02"}
+    counted = owner.get(traces_url(loaded), params={"not_in_queue": queue.id, "count": "1"})
+    assert f'data-matching="{len(ALL) - 2}"' in counted.text
+    listed = owner.get(
+        "/api/public/traces",
+        params={"notInQueueId": queue.id, "limit": 100},
+        auth=loaded.auth,
+    ).json()
+    assert {t["id"] for t in listed["data"]} == ALL - {"r01", "r02"}
+    assert listed["meta"]["totalItems"] == len(ALL) - 2
     # The queue is offered in the filter and in Actions.
     assert html.count(f'<option value="{queue.id}"') == 2
 

@@ -178,7 +178,7 @@ def trace_page(
     name, desc = parse_sort(sort)
     return keyset_page(
         session,
-        traces.trace_query(project_id, flt),
+        traces.trace_query(project_id, traces.sized_for_queue(session, flt)),
         TRACE_SORTS[name],
         Trace.id,
         desc=desc,

