@@ -415,9 +415,11 @@ def load(db: Database, project_id: str, n_scores: int, n_traces: int) -> None:
     table = cast(Table, Score.__table__)
     # Secondary indexes are built after the load (a sort each) instead of row by row: the
     # same indexes, in a fraction of the time. score_counts is counted once at the end.
+    # Indexes marked sqlite_only (migration 0012) do not exist on PostgreSQL.
+    indexes = [i for i in table.indexes if db.dialect == "sqlite" or not i.info.get("sqlite_only")]
     with db.write_engine.begin() as conn:
-        for index in table.indexes:
-            conn.exec_driver_sql(f"DROP INDEX {index.name}")
+        for index in indexes:
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
     started = time.perf_counter()
     done = 0
     conn_raw = raw_connect(db.dialect if db.dialect == "sqlite" else "postgres", db.url)
@@ -460,7 +462,7 @@ def load(db: Database, project_id: str, n_scores: int, n_traces: int) -> None:
         conn_raw.close()
     print("  building the indexes", flush=True)
     with db.write_engine.begin() as conn:
-        for index in table.indexes:
+        for index in indexes:
             index.create(conn)
     with db.write() as session:
         score_counts.rebuild(session, project_id)
