@@ -192,6 +192,25 @@ def test_items_single_bulk_and_from_filter(
     )
     assert removed.status_code == 200, removed.text
     assert item_counts(app_client, project, qid) == (5, 5)
+    remaining = [i for i in items["data"][1:] if i["objectType"] == "TRACE"]
+    done = app_client.patch(
+        f"/api/public/annotation-queues/{qid}/items/{remaining[0]['id']}",
+        json={"status": "COMPLETED"},
+        auth=project.auth,
+    )
+    assert done.status_code == 200, done.text
+
+    def listed(**params: str) -> tuple[int, int]:
+        """(totalItems of a one-row page, rows really matching, read page by page)."""
+        url = f"/api/public/annotation-queues/{qid}/items"
+        meta = app_client.get(url, params={**params, "limit": 1}, auth=project.auth).json()
+        full = app_client.get(url, params={**params, "limit": 100}, auth=project.auth).json()
+        return meta["meta"]["totalItems"], len(full["data"])
+
+    assert listed() == (5, 5)
+    assert listed(status="COMPLETED") == (1, 1)
+    assert listed(status="PENDING") == (4, 4)
+    assert listed(status="PENDING", objectType="TRACE") == (3, 3)
     bad = app_client.post(
         f"/api/public/annotation-queues/{qid}/items/from-filter",
         json={"filter": {"colour": "red"}},

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, delete, func, literal, select, true, update
+from sqlalchemy import Select, String, delete, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -645,7 +645,7 @@ def list_items(
     page: int = 1,
     limit: int = 50,
 ) -> tuple[list[QueueItem], int]:
-    get_queue(session, project_id, queue_id)
+    queue = get_queue(session, project_id, queue_id)
     if page < 1 or not 1 <= limit <= 1000:
         raise Invalid("page must be >= 1 and limit between 1 and 1000")
     base = select(QueueItem).where(QueueItem.queue_id == queue_id)
@@ -678,8 +678,21 @@ def list_items(
             .offset((page - 1) * limit)
         )
     )
-    total = count_rows(session, base)
-    return rows, total
+    return rows, _items_total(session, queue, flt, base)
+
+
+def _items_total(
+    session: Session, queue: AnnotationQueue, flt: ItemFilter, base: Select[Any]
+) -> int:
+    """The number of matching items: from the kept counts when the filter is at most a status
+    (counting a big queue's items costs as much as sorting them), else counted."""
+    only_status = not (flt.assignee_user_id or flt.object_type or flt.object_id or flt.completed_by)
+    if not only_status:
+        return count_rows(session, base)
+    if flt.status is None:
+        return queue.item_count
+    completed = completed_counts(session, [queue.id]).get(queue.id, 0)
+    return completed if flt.status == ItemStatus.COMPLETED.value else queue.item_count - completed
 
 
 def recount_items(session: Session, queue_id: str | None = None) -> None:

@@ -100,6 +100,8 @@ class QueueItem(Base):
             "created_at",
             "id",
         ),
+        # Lists: the items in the order they were added.
+        Index("ix_queue_items_queue_created", "queue_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
