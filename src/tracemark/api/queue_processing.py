@@ -41,17 +41,7 @@ def leased_out(session: Any, project_id: str, leased: queue_work.Leased, user_id
     item, work, queue = leased.item, leased.work, leased.queue
     configs = score_configs.configs_by_id(session, project_id, set(queue.score_config_ids))
     return NextItem(
-        id=item.id,
-        queue_id=item.queue_id,
-        object_id=item.object_id,
-        object_type=item.object_type,
-        status=item.status,
-        completed_at=iso(item.completed_at),
-        created_at=iso(item.created_at) or "",
-        updated_at=iso(item.updated_at) or "",
-        assignee_user_id=item.assignee_user_id,
-        priority=item.priority,
-        completion_count=item.completion_count,
+        **item_out(item).model_dump(),
         lease_expires_at=iso(work.lease_expires_at),
         object=queue_objects.summary(session, project_id, item),
         configs=[config_out(configs[c]) for c in queue.score_config_ids if c in configs],
