@@ -7,7 +7,7 @@ fixed number of queries, whatever the number of scores.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,17 +138,18 @@ def annotate(
 
 
 def clear(
-    session: Session, project_id: str, target: Target, config_ids: Sequence[str], user_id: str
+    session: Session,
+    project_id: str,
+    mine: Mapping[str, Score],
+    config_ids: Sequence[str],
+    user_id: str,
 ) -> int:
-    """Remove this person's own scores for these configs on the target (history kept)."""
-    mine = my_scores(session, project_id, target, user_id)
-    removed = 0
-    for config_id in config_ids:
-        score = mine.get(config_id)
-        if score is not None:
-            scores.delete_score(session, project_id, score.id, scores.Actor(user_id=user_id))
-            removed += 1
-    return removed
+    """Remove this person's own scores (`mine`, from my_scores) for these configs; the history
+    keeps each deletion. Returns how many were removed."""
+    removed = [mine[c] for c in config_ids if c in mine]
+    for score in removed:
+        scores.delete_score(session, project_id, score.id, scores.Actor(user_id=user_id))
+    return len(removed)
 
 
 # --- reading ---------------------------------------------------------------------------

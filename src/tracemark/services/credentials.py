@@ -159,11 +159,6 @@ def _drop_note(session: Session) -> None:
     session.info.pop("credentials_changed", None)
 
 
-def forget_principals() -> None:
-    """Forget every remembered principal (after changing credentials other than via the ORM)."""
-    _principals.forget_all()
-
-
 def recent_principal(authorization: str | None) -> Principal | None:
     """The principal this header authenticated within the last moments, if still valid: no I/O."""
     if not authorization:

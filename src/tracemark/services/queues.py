@@ -623,7 +623,6 @@ def delete_item(session: Session, project_id: str, queue_id: str, item_id: str) 
     item = get_item(session, project_id, queue_id, item_id, lock=True)
     session.execute(delete(QueueWork).where(QueueWork.item_id == item.id))
     session.delete(item)
-    session.flush()
     _count_items(session, queue_id, -1)
 
 

@@ -64,7 +64,7 @@ def save(
         mine = annotation.my_scores(session, access.project_id, target, access.user.id)
         cleared = [f.config.id for f in fields if form.get(CLEAR_PREFIX + f.config.id)]
         values = [v for v in values_from_form(fields, form, mine) if v.config_id not in cleared]
-        removed = annotation.clear(session, access.project_id, target, cleared, access.user.id)
+        removed = annotation.clear(session, access.project_id, mine, cleared, access.user.id)
         if values or comment:
             annotation.annotate(session, access.project_id, target, values, comment, access.user.id)
     return Saved(len(values), bool(comment), removed)

@@ -234,7 +234,7 @@ def add_to_queue(session: Session, project_id: str, kind: str, form: Any) -> Add
     if form.get("all_matching") == "1":
         view = list_filters.read_view(kind, "", values)
         if kind == "traces":
-            flt = list_filters.trace_filter(view.values)
+            flt = traces.sized_for_queue(session, list_filters.trace_filter(view.values))
             matching = lists.exact_count(session, traces.trace_query(project_id, flt))
             added = queues.add_items_from_filter(session, project_id, queue.id, flt)
             return AddResult(queue, created, added, matching - added, 0)
