@@ -38,7 +38,7 @@ from tracemark.ingest.records import (
     ObservationUpsert,
     TraceUpsert,
 )
-from tracemark.services.ingest_write import JsonCache, ids_in, writer
+from tracemark.services.ingest_write import JsonCache, ids_in, select_by_ids, writer
 from tracemark.services.trace_aggregates import aggregate_rows, stored_aggregates, stored_roots
 
 # One input/output/metadata value above this size (as JSON) is stored truncated.
@@ -439,8 +439,13 @@ def store_prepared(session: Session, prepared: PreparedBatch) -> IngestResult:
     existing_obs: dict[str, Row[Any]] = {}
     for chunk in _chunks(list(obs_fields)):
         for obs in session.execute(
-            select(*_STORED_OBSERVATION_SELECT).where(
-                Observation.project_id == project_id, ids_in(Observation.id, chunk, dialect)
+            select_by_ids(
+                _STORED_OBSERVATION_SELECT,
+                Observation.project_id,
+                Observation.id,
+                project_id,
+                chunk,
+                dialect,
             )
         ):
             existing_obs[obs.id] = obs
@@ -508,8 +513,8 @@ def _upsert_traces(
     existing: dict[str, Row[Any]] = {}
     for chunk in _chunks(trace_ids):
         for trace in session.execute(
-            select(*_STORED_TRACE_SELECT).where(
-                Trace.project_id == project_id, ids_in(Trace.id, chunk, dialect)
+            select_by_ids(
+                _STORED_TRACE_SELECT, Trace.project_id, Trace.id, project_id, chunk, dialect
             )
         ):
             existing[trace.id] = trace

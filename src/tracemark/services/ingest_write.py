@@ -41,10 +41,14 @@ from sqlalchemy import (
     Float,
     Integer,
     Numeric,
+    Select,
     String,
     any_,
     bindparam,
+    func,
     inspect,
+    select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -263,3 +267,30 @@ def ids_in(column: Any, ids: Sequence[str], dialect: str) -> ColumnElement[bool]
     if dialect == "postgresql":
         return column == any_(bindparam(None, list(ids), type_=ARRAY(String)))  # type: ignore[no-any-return]
     return column.in_(bindparam(None, list(ids), expanding=True))  # type: ignore[no-any-return]
+
+
+def select_by_ids(
+    columns: Sequence[Any],
+    project_column: Any,
+    id_column: Any,
+    project_id: str,
+    ids: Sequence[str],
+    dialect: str,
+) -> Select[Any]:
+    """`SELECT columns WHERE project = project_id AND id IN ids`, as one probe per id.
+
+    On PostgreSQL the ids are joined LATERAL, each a lookup of its own, so the plan does not
+    hang on the table's statistics. With `id = ANY(ids)` the planner weighs 500 probes against
+    a scan of the project's rows; on a new database (autovacuum analyzes a table only once it
+    has grown) it guessed a project to hold 16 rows and scanned all of them: 44 ms per
+    512-span export at 11,000 stored observations, growing with the table.
+    """
+    if dialect != "postgresql":
+        return select(*columns).where(project_column == project_id, ids_in(id_column, ids, dialect))
+    keys = (
+        func.unnest(bindparam(None, list(ids), type_=ARRAY(String)))
+        .table_valued("id")
+        .render_derived(name="k")
+    )
+    probe = select(*columns).where(project_column == project_id, id_column == keys.c.id).lateral()
+    return select(probe).select_from(keys).join(probe, true())
