@@ -27,6 +27,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from tracemark.db import statistics
 from tracemark.db.base import utcnow
 from tracemark.db.engine import Database
 from tracemark.db.models import ModelPriceRow, Observation, Trace, TraceSession, TraceTag
@@ -397,13 +398,15 @@ def store(
 ) -> IngestResult:
     """Merge `batch` into storage in a transaction of its own, committed on return."""
     with db.write() as session:
-        return ingest_batch(
+        result = ingest_batch(
             session,
             project_id,
             batch,
             default_trace_timestamps=default_trace_timestamps,
             default_start_times=default_start_times,
         )
+    statistics.rows_written(db, result.observations)
+    return result
 
 
 def store_prepared(session: Session, prepared: PreparedBatch) -> IngestResult:

@@ -279,8 +279,9 @@ def select_by_ids(
 ) -> Select[Any]:
     """`SELECT columns WHERE project = project_id AND id IN ids`, as one probe per id.
 
-    On PostgreSQL the ids are joined LATERAL, each a lookup of its own, so the plan does not
-    hang on the table's statistics. With `id = ANY(ids)` the planner weighs 500 probes against
+    On PostgreSQL the ids are joined LATERAL, each a lookup of its own (the LIMIT 1 keeps the
+    planner from flattening the subquery into a join it may hash), so the plan does not hang on
+    the table's statistics. With `id = ANY(ids)` the planner weighs 500 probes against
     a scan of the project's rows; on a new database (autovacuum analyzes a table only once it
     has grown) it guessed a project to hold 16 rows and scanned all of them: 44 ms per
     512-span export at 11,000 stored observations, growing with the table.
@@ -292,5 +293,10 @@ def select_by_ids(
         .table_valued("id")
         .render_derived(name="k")
     )
-    probe = select(*columns).where(project_column == project_id, id_column == keys.c.id).lateral()
+    probe = (
+        select(*columns)
+        .where(project_column == project_id, id_column == keys.c.id)
+        .limit(1)
+        .lateral()
+    )
     return select(probe).select_from(keys).join(probe, true())
