@@ -39,7 +39,13 @@ from tracemark.ingest.records import (
     ObservationUpsert,
     TraceUpsert,
 )
-from tracemark.services.ingest_write import JsonCache, ids_in, select_by_ids, writer
+from tracemark.services.ingest_write import (
+    JsonCache,
+    ids_in,
+    select_by_ids,
+    stored_ids,
+    writer,
+)
 from tracemark.services.trace_aggregates import aggregate_rows, stored_aggregates, stored_roots
 
 # One input/output/metadata value above this size (as JSON) is stored truncated.
@@ -203,7 +209,17 @@ def _truncate_large(fields: dict[str, Any], texts: JsonCache | None = None) -> N
         fields["metadata"] = metadata
 
 
+_HAS_PRICES = {
+    "sqlite": "SELECT 1 FROM model_prices WHERE project_id = ? LIMIT 1",
+    "postgresql": "SELECT 1 FROM model_prices WHERE project_id = %s LIMIT 1",
+}
+
+
 def _project_prices(session: Session, project_id: str) -> list[costs.ModelPrice]:
+    # Most projects have no prices of their own: a plain probe first, the ORM only if needed.
+    conn = session.connection()
+    if conn.exec_driver_sql(_HAS_PRICES[conn.dialect.name], (project_id,)).first() is None:
+        return []
     rows = session.scalars(
         select(ModelPriceRow)
         .where(ModelPriceRow.project_id == project_id)
@@ -440,7 +456,7 @@ def store_prepared(session: Session, prepared: PreparedBatch) -> IngestResult:
     # Read what is stored only under the lock: another process may be writing these traces.
     _lock_traces(session, project_id, touched)
     existing_obs: dict[str, Row[Any]] = {}
-    for chunk in _chunks(list(obs_fields)):
+    for chunk in _chunks(sorted(stored_ids(session, "observations", project_id, list(obs_fields)))):
         for obs in session.execute(
             select_by_ids(
                 _STORED_OBSERVATION_SELECT,
@@ -514,7 +530,7 @@ def _upsert_traces(
 ) -> None:
     dialect = session.get_bind().dialect.name
     existing: dict[str, Row[Any]] = {}
-    for chunk in _chunks(trace_ids):
+    for chunk in _chunks(sorted(stored_ids(session, "traces", project_id, trace_ids))):
         for trace in session.execute(
             select_by_ids(
                 _STORED_TRACE_SELECT, Trace.project_id, Trace.id, project_id, chunk, dialect
@@ -523,12 +539,12 @@ def _upsert_traces(
             existing[trace.id] = trace
     # A trace that is not stored has no stored observations either (both are written in one
     # transaction, and deleted together): its aggregates come from this batch's rows alone.
-    stored_ids = [tid for tid in trace_ids if tid in existing]
+    stored_traces = [tid for tid in trace_ids if tid in existing]
     new_ids = {tid for tid in trace_ids if tid not in existing}
     aggregates, roots = aggregate_rows(r for r in observation_rows if r["trace_id"] in new_ids)
-    if stored_ids:
-        aggregates.update(stored_aggregates(session, project_id, stored_ids))
-        roots.update(stored_roots(session, project_id, stored_ids))
+    if stored_traces:
+        aggregates.update(stored_aggregates(session, project_id, stored_traces))
+        roots.update(stored_roots(session, project_id, stored_traces))
 
     rows: list[dict[str, Any]] = []
     tag_changes: dict[str, tuple[list[str], datetime]] = {}

@@ -300,3 +300,35 @@ def select_by_ids(
         .lateral()
     )
     return select(probe).select_from(keys).join(probe, true())
+
+
+@cache
+def _stored_ids_sql(table: str, dialect: str) -> str:
+    if dialect == "postgresql":
+        # One primary-key probe per id (see select_by_ids).
+        return (
+            "SELECT t.id FROM unnest(CAST(%(ids)s AS text[])) AS k(id) CROSS JOIN LATERAL "
+            f'(SELECT id FROM "{table}" WHERE project_id = %(project)s AND id = k.id LIMIT 1) t'
+        )
+    return (
+        f'SELECT id FROM "{table}" WHERE project_id = ? AND id IN (SELECT value FROM json_each(?))'
+    )
+
+
+def stored_ids(session: Session, table: str, project_id: str, ids: Sequence[str]) -> set[str]:
+    """Which of `ids` the project's `table` (keyed by project_id, id) holds.
+
+    One statement whatever the number of ids, run by the driver as is: the ids go as one
+    array (PostgreSQL) or one JSON text (SQLite's json_each), where a SQLAlchemy `IN` would
+    compile one parameter per id on every call, which cost more than the lookup itself.
+    """
+    if not ids:
+        return set()
+    conn = session.connection()
+    dialect = conn.dialect.name
+    sql = _stored_ids_sql(table, dialect)
+    if dialect == "postgresql":
+        result = conn.exec_driver_sql(sql, {"ids": list(ids), "project": project_id})
+    else:
+        result = conn.exec_driver_sql(sql, (project_id, orjson.dumps(list(ids)).decode()))
+    return {row[0] for row in result}
