@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import ProjectFixture, make_member, make_project
+from tracemark.api.deps import INLINE_INGEST_MAX_BYTES
+from tracemark.app import create_app
+from tracemark.config import Settings
 from tracemark.db.engine import Database
 from tracemark.db.models import Role
 
@@ -294,3 +298,36 @@ def test_model_prices(app_client: TestClient, project: ProjectFixture) -> None:
     listing = app_client.get("/api/public/models", auth=project.auth).json()
     assert listing["data"][0]["modelName"] == "my-llm"
     assert any(m["isLangfuseManaged"] for m in listing["data"])
+
+
+def test_a_server_of_several_workers_stores_small_and_large_batches(
+    settings: Settings, db: Database, project: ProjectFixture
+) -> None:
+    """Several workers: bodies up to 2 MB are stored on the event loop, larger ones in a thread;
+    both answer only once committed."""
+    app = create_app(settings.model_copy(update={"workers": 2}), db)
+    large = {
+        "batch": [
+            event(
+                f"big-{n}",
+                "span-create",
+                {
+                    "id": f"big-span-{n}",
+                    "traceId": "tr-big",
+                    "name": "chunk",
+                    "input": "x" * 10_000,
+                },
+            )
+            for n in range(300)
+        ]
+    }
+    assert len(json.dumps(large)) > INLINE_INGEST_MAX_BYTES > len(json.dumps(support_batch()))
+    with TestClient(app) as client:
+        assert post(client, project, support_batch()).json()["errors"] == []
+        assert post(client, project, large).json()["errors"] == []
+        small_trace = client.get("/api/public/traces/tr-1", auth=project.auth).json()
+        big_trace = client.get("/api/public/traces/tr-big", auth=project.auth).json()
+    assert small_trace["output"] == {"answer": "It ships today."}
+    assert len(small_trace["observations"]) == 2
+    assert len(big_trace["observations"]) == 300
+    assert {len(o["input"]) for o in big_trace["observations"]} == {10_000}

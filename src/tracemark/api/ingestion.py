@@ -6,10 +6,9 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from tracemark.api.deps import AUTH_ERRORS, Caller, get_db
+from tracemark.api.deps import AUTH_ERRORS, Caller, get_db, run_ingest
 from tracemark.api.schemas.common import WireModel
 from tracemark.db.engine import Database
 from tracemark.ingest.langfuse import EventError, parse_ingestion
@@ -64,7 +63,7 @@ async def ingestion_batch(request: Request, caller: Caller) -> JSONResponse:
     require(caller.role, Permission.INGEST)
     body = await request.body()
     db = get_db(request)
-    result = await run_in_threadpool(_ingest, db, caller, body)
+    result = await run_ingest(request, body, _ingest, db, caller, body)
     return JSONResponse(result, status_code=207)
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from tracemark.api.deps import AUTH_ERRORS, Caller, get_db, get_settings
+from tracemark.api.deps import AUTH_ERRORS, Caller, get_db, get_settings, run_ingest
 from tracemark.db.engine import Database
 from tracemark.ingest.otlp import parse_otlp
 from tracemark.services import ingest
@@ -33,7 +32,9 @@ async def export_traces(request: Request, caller: Caller) -> Response:
     encoding = request.headers.get("content-encoding")
     max_bytes = get_settings(request).max_body_bytes
     db = get_db(request)
-    await run_in_threadpool(_store, db, caller.project_id, body, content_type, encoding, max_bytes)
+    await run_ingest(
+        request, body, _store, db, caller.project_id, body, content_type, encoding, max_bytes
+    )
     if content_type and "json" in content_type.lower():
         return JSONResponse({})
     # An empty ExportTraceServiceResponse encodes to zero bytes.
