@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,7 @@ from tracemark.ingest.records import (
 )
 from tracemark.services.ingest_write import (
     JsonCache,
+    delete_by_ids,
     ids_in,
     select_by_ids,
     stored_ids,
@@ -617,9 +618,9 @@ def _trace_row(
     if "timestamp" not in explicit:
         row["timestamp"] = row["start_time"] or (stored.timestamp if stored else fallback)
     row["explicit"] = sorted(explicit)
-    current = utcnow()
-    row["created_at"] = stored.created_at if stored else current
-    row["updated_at"] = current
+    # The batch's time: rows of one batch share it, and its driver value is converted once.
+    row["created_at"] = stored.created_at if stored else fallback
+    row["updated_at"] = fallback
     return row
 
 
@@ -633,13 +634,9 @@ def _write_tags(
     if not changes:
         return
     # A trace that was not stored has no tags to drop.
-    ids = [tid for tid in changes if tid in stored]
-    for chunk in _chunks(ids):
-        session.execute(
-            delete(TraceTag).where(
-                TraceTag.project_id == project_id, ids_in(TraceTag.trace_id, chunk, dialect)
-            )
-        )
+    delete_by_ids(
+        session, "trace_tags", "trace_id", project_id, [t for t in changes if t in stored]
+    )
     rows = [
         {"project_id": project_id, "trace_id": tid, "tag": tag[:200], "timestamp": ts}
         for tid, (tags, ts) in changes.items()

@@ -302,33 +302,45 @@ def select_by_ids(
     return select(probe).select_from(keys).join(probe, true())
 
 
-@cache
-def _stored_ids_sql(table: str, dialect: str) -> str:
-    if dialect == "postgresql":
-        # One primary-key probe per id (see select_by_ids).
-        return (
-            "SELECT t.id FROM unnest(CAST(%(ids)s AS text[])) AS k(id) CROSS JOIN LATERAL "
-            f'(SELECT id FROM "{table}" WHERE project_id = %(project)s AND id = k.id LIMIT 1) t'
-        )
-    return (
-        f'SELECT id FROM "{table}" WHERE project_id = ? AND id IN (SELECT value FROM json_each(?))'
-    )
+# Statements run by the driver as they are, with the ids as one parameter: an array on
+# PostgreSQL, one JSON text for SQLite's json_each. One statement whatever the number of ids,
+# where a SQLAlchemy `IN` would compile one parameter per id on every call (which cost more
+# than the lookup itself).
+_STORED_IDS = {
+    # One primary-key probe per id (see select_by_ids).
+    "postgresql": "SELECT t.id FROM unnest(CAST(%(ids)s AS text[])) AS k(id) CROSS JOIN LATERAL "
+    '(SELECT id FROM "{table}" WHERE project_id = %(project)s AND id = k.id LIMIT 1) t',
+    "sqlite": 'SELECT id FROM "{table}" WHERE project_id = :project '
+    "AND id IN (SELECT value FROM json_each(:ids))",
+}
+_DELETE_BY_IDS = {
+    "postgresql": 'DELETE FROM "{table}" WHERE project_id = %(project)s '
+    'AND "{column}" = ANY(CAST(%(ids)s AS text[]))',
+    "sqlite": 'DELETE FROM "{table}" WHERE project_id = :project '
+    'AND "{column}" IN (SELECT value FROM json_each(:ids))',
+}
+
+
+def _run_with_ids(session: Session, sql: str, project_id: str, ids: Sequence[str]) -> Any:
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        return conn.exec_driver_sql(sql, {"ids": list(ids), "project": project_id})
+    params = {"ids": orjson.dumps(list(ids)).decode(), "project": project_id}
+    return conn.exec_driver_sql(sql, params)
 
 
 def stored_ids(session: Session, table: str, project_id: str, ids: Sequence[str]) -> set[str]:
-    """Which of `ids` the project's `table` (keyed by project_id, id) holds.
-
-    One statement whatever the number of ids, run by the driver as is: the ids go as one
-    array (PostgreSQL) or one JSON text (SQLite's json_each), where a SQLAlchemy `IN` would
-    compile one parameter per id on every call, which cost more than the lookup itself.
-    """
+    """Which of `ids` the project's `table` (keyed by project_id, id) holds."""
     if not ids:
         return set()
-    conn = session.connection()
-    dialect = conn.dialect.name
-    sql = _stored_ids_sql(table, dialect)
-    if dialect == "postgresql":
-        result = conn.exec_driver_sql(sql, {"ids": list(ids), "project": project_id})
-    else:
-        result = conn.exec_driver_sql(sql, (project_id, orjson.dumps(list(ids)).decode()))
-    return {row[0] for row in result}
+    sql = _STORED_IDS[session.get_bind().dialect.name].format(table=table)
+    return {row[0] for row in _run_with_ids(session, sql, project_id, ids)}
+
+
+def delete_by_ids(
+    session: Session, table: str, column: str, project_id: str, ids: Sequence[str]
+) -> None:
+    """Delete the project's rows of `table` whose `column` is one of `ids`."""
+    if ids:
+        sql = _DELETE_BY_IDS[session.get_bind().dialect.name].format(table=table, column=column)
+        _run_with_ids(session, sql, project_id, ids)

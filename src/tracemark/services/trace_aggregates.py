@@ -26,6 +26,10 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
+_ERROR = Level.ERROR.value
+_WARNING = Level.WARNING.value
+
+
 def aggregate_rows(
     rows: Iterable[dict[str, Any]],
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -37,11 +41,13 @@ def aggregate_rows(
     out: dict[str, dict[str, Any]] = {}
     ranks: dict[str, int] = {}
     roots: dict[str, tuple[datetime, dict[str, Any]]] = {}
+    level_rank = _LEVEL_RANK.get
     for r in rows:
         tid = r["trace_id"]
         start = r["start_time"]
         end = r["end_time"] or start
         level = r["level"]
+        rank = level_rank(level, 1)
         agg = out.get(tid)
         if agg is None:
             agg = out[tid] = {
@@ -55,23 +61,36 @@ def aggregate_rows(
                 "error_count": 0,
                 "warning_count": 0,
             }
-            ranks[tid] = _LEVEL_RANK.get(level, 1)
+            ranks[tid] = rank
         else:
             if start < agg["start_time"]:
                 agg["start_time"] = start
             if end > agg["end_time"]:
                 agg["end_time"] = end
-            rank = _LEVEL_RANK.get(level, 1)
             if rank > ranks[tid]:
                 ranks[tid] = rank
-        for key in ("total_cost", "input_tokens", "output_tokens", "total_tokens"):
-            value = r[key]
-            if value is not None:
-                agg[key] = value if agg[key] is None else agg[key] + value
+        value = r["total_cost"]
+        if value is not None:
+            agg["total_cost"] = value if agg["total_cost"] is None else agg["total_cost"] + value
+        value = r["input_tokens"]
+        if value is not None:
+            agg["input_tokens"] = (
+                value if agg["input_tokens"] is None else agg["input_tokens"] + value
+            )
+        value = r["output_tokens"]
+        if value is not None:
+            agg["output_tokens"] = (
+                value if agg["output_tokens"] is None else agg["output_tokens"] + value
+            )
+        value = r["total_tokens"]
+        if value is not None:
+            agg["total_tokens"] = (
+                value if agg["total_tokens"] is None else agg["total_tokens"] + value
+            )
         agg["observation_count"] += 1
-        if level == Level.ERROR.value:
+        if level == _ERROR:
             agg["error_count"] += 1
-        elif level == Level.WARNING.value:
+        elif level == _WARNING:
             agg["warning_count"] += 1
         if r["parent_observation_id"] is None:
             root = roots.get(tid)
