@@ -331,3 +331,25 @@ def test_a_server_of_several_workers_stores_small_and_large_batches(
     assert len(small_trace["observations"]) == 2
     assert len(big_trace["observations"]) == 300
     assert {len(o["input"]) for o in big_trace["observations"]} == {10_000}
+
+
+def test_ids_holding_a_slash_are_read_and_deleted(
+    app_client: TestClient, project: ProjectFixture
+) -> None:
+    payload = {
+        "batch": [
+            event("e1", "trace-create", {"id": "chat/42", "name": "slashed", "sessionId": "s/1"}),
+            event("e2", "span-create", {"id": "step/1", "traceId": "chat/42", "name": "step"}),
+        ]
+    }
+    assert post(app_client, project, payload).json()["errors"] == []
+    trace = app_client.get("/api/public/traces/chat%2F42", auth=project.auth)
+    assert trace.status_code == 200
+    assert trace.json()["id"] == "chat/42" and trace.json()["name"] == "slashed"
+    observation = app_client.get("/api/public/observations/step%2F1", auth=project.auth).json()
+    assert observation["id"] == "step/1" and observation["traceId"] == "chat/42"
+    session = app_client.get("/api/public/sessions/s%2F1", auth=project.auth).json()
+    assert session["id"] == "s/1" and [t["id"] for t in session["traces"]] == ["chat/42"]
+    deleted = app_client.delete("/api/public/traces/chat%2F42", auth=project.auth)
+    assert deleted.status_code == 200
+    assert app_client.get("/api/public/traces/chat%2F42", auth=project.auth).status_code == 404

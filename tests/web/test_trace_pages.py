@@ -396,3 +396,42 @@ def test_outsiders_get_404(app_client: TestClient, world: World, db: Database) -
     assert out.get(f"/project/{world.project_id}/sessions/conv-1").status_code == 404
     token = meta_csrf(out.get("/").text)
     assert out.post(trace_url(world) + "/annotate", data={"csrf_token": token}).status_code == 404
+
+
+def test_a_trace_id_holding_a_slash_has_its_page_panel_and_annotate(
+    app_client: TestClient, project: ProjectFixture, world: World, db: Database
+) -> None:
+    """Clients choose trace ids; "chat/42" is linked as chat%2F42 and every route finds it."""
+    ingest(
+        app_client,
+        project,
+        {
+            "batch": [
+                {
+                    "id": "ev-slash-1",
+                    "type": "trace-create",
+                    "timestamp": "2026-11-20T10:00:00Z",
+                    "body": {"id": "chat/42", "name": "slashed-trace", "sessionId": "s/1"},
+                },
+                {
+                    "id": "ev-slash-2",
+                    "type": "span-create",
+                    "timestamp": "2026-11-20T10:00:00Z",
+                    "body": {"id": "step/1", "traceId": "chat/42", "name": "slashed-step"},
+                },
+            ]
+        },
+    )
+    ann = login(app_client, world.ann.email, world.ann.password)
+    listing = ann.get(f"/project/{world.project_id}/traces").text
+    url = f"/project/{world.project_id}/traces/chat%2F42"
+    assert f'href="{url}"' in listing
+    page = ann.get(url)
+    assert page.status_code == 200 and "slashed-trace" in page.text
+    panel = ann.get(url + "/panel", params={"observation": "step/1"})
+    assert panel.status_code == 200 and "slashed-step" in panel.json()["detail"]
+    saved = annotate(ann, url, page.text, {f"score.{world.configs['quality']}": "5"})
+    assert saved.status_code == 303
+    with db.read() as session:
+        stored = scores.scores_for_trace(session, world.project_id, "chat/42")
+    assert [(s.name, s.value) for s in stored] == [("quality", 5.0)]

@@ -151,7 +151,7 @@ def list_observations_v2(
 
 
 @router.get(
-    "/observations/{observation_id}",
+    "/observations/{observation_id:path}",
     operation_id="observations_get",
     response_model=ObservationOut,
     responses=ERRORS,

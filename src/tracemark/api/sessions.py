@@ -63,7 +63,7 @@ def list_sessions(
 
 
 @router.get(
-    "/sessions/{session_id}",
+    "/sessions/{session_id:path}",
     operation_id="sessions_get",
     response_model=SessionDetail,
     responses=ERRORS,

@@ -107,7 +107,10 @@ def list_traces(
 
 
 @router.get(
-    "/traces/{trace_id}", operation_id="traces_get", response_model=TraceDetail, responses=ERRORS
+    "/traces/{trace_id:path}",
+    operation_id="traces_get",
+    response_model=TraceDetail,
+    responses=ERRORS,
 )
 def get_trace(caller: Caller, db: DB, trace_id: str) -> TraceDetail:
     """One trace with its observations and scores."""
@@ -127,7 +130,10 @@ def get_trace(caller: Caller, db: DB, trace_id: str) -> TraceDetail:
 
 
 @router.delete(
-    "/traces/{trace_id}", operation_id="traces_delete", response_model=Deleted, responses=ERRORS
+    "/traces/{trace_id:path}",
+    operation_id="traces_delete",
+    response_model=Deleted,
+    responses=ERRORS,
 )
 def delete_trace(caller: Caller, db: DB, trace_id: str) -> Deleted:
     """Delete one trace and its observations."""

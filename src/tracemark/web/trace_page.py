@@ -28,7 +28,9 @@ from tracemark.web.common import (
 )
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
-TRACE = "/project/{project_id}/traces/{trace_id}"
+# A trace id may hold "/" (clients choose them): the id is a path, and the routes that extend
+# it are declared before the page itself.
+TRACE = "/project/{project_id}/traces/{trace_id:path}"
 
 
 def trace_url(project_id: str, trace_id: str) -> str:
@@ -94,34 +96,6 @@ def _page(
     )
 
 
-@router.get(TRACE)
-def trace_page(
-    request: Request,
-    user: CurrentUser,
-    project_id: str,
-    trace_id: str,
-    observation: str | None = None,
-    tab: str = "run",
-    annotate: bool = False,
-    saved: int | None = None,
-    commented: bool = False,
-    removed: int = 0,
-) -> Response:
-    """A trace: execution tree, the selected observation, totals, Run / Scores, Annotate."""
-    access = project_access(request, user, project_id)
-    require(access.role, Permission.READ)
-    done = saved_from_query(saved, commented, removed)
-    return _page(
-        request,
-        access,
-        trace_id,
-        observation or None,
-        tab=tab,
-        annotate_open=annotate,
-        message=done.message if done else None,
-    )
-
-
 @router.get(TRACE + "/panel")
 def trace_panel(
     request: Request,
@@ -149,6 +123,34 @@ def trace_panel(
     response = JSONResponse(body)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@router.get(TRACE)
+def trace_page(
+    request: Request,
+    user: CurrentUser,
+    project_id: str,
+    trace_id: str,
+    observation: str | None = None,
+    tab: str = "run",
+    annotate: bool = False,
+    saved: int | None = None,
+    commented: bool = False,
+    removed: int = 0,
+) -> Response:
+    """A trace: execution tree, the selected observation, totals, Run / Scores, Annotate."""
+    access = project_access(request, user, project_id)
+    require(access.role, Permission.READ)
+    done = saved_from_query(saved, commented, removed)
+    return _page(
+        request,
+        access,
+        trace_id,
+        observation or None,
+        tab=tab,
+        annotate_open=annotate,
+        message=done.message if done else None,
+    )
 
 
 @router.post(TRACE + "/annotate")
