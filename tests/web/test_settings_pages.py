@@ -17,7 +17,7 @@ from tests.web.test_score_config_pages import post_form
 from tracemark.db.base import utcnow
 from tracemark.db.engine import Database
 from tracemark.db.models import PasswordLink, Role
-from tracemark.services import accounts
+from tracemark.services import accounts, credentials
 
 
 def settings_url(project: ProjectFixture) -> str:
@@ -253,3 +253,40 @@ def test_personal_tokens_and_who_sees_what(
         assert refused.status_code == 403, action
     assert role_of(db, project, "x@example.com") is None
     assert role_of(db, project, project.owner.email) == Role.OWNER
+
+
+def test_a_create_form_sent_twice_makes_one_key_and_one_token(
+    app_client: TestClient, project: ProjectFixture, db: Database
+) -> None:
+    """A reload after "Create" sends the form again: nothing new is made, and the page says
+    why the secret is not shown."""
+    owner = login(app_client, project.owner.email, "owner-password")
+    url = settings_url(project)
+    page = owner.get(url).text
+    offered = re.search(r'<input type="hidden" name="public_key" value="([^"]+)">', page)
+    lookup = re.search(r'<input type="hidden" name="lookup" value="([^"]+)">', page)
+    assert offered and lookup
+    key_form = {"csrf_token": form_csrf(page), "note": "ci", "public_key": offered.group(1)}
+    first = owner.post(url + "/api-keys", data=key_form)
+    made_first = re.search(r'<code id="new-public-key">([^<]+)</code>', first.text)
+    assert made_first and made_first.group(1) == offered.group(1)
+    again = owner.post(url + "/api-keys", data=key_form)
+    assert again.status_code == 200 and 'id="new-secret-key"' not in again.text
+    assert notice(again.text).startswith(f"This form was sent before. The key {offered.group(1)}")
+    with db.read() as session:
+        keys = credentials.list_api_keys(session, project.project.id)
+    assert [k.note for k in keys].count("ci") == 1
+
+    token_form = {"csrf_token": form_csrf(page), "name": "notebook", "lookup": lookup.group(1)}
+    made = owner.post(url + "/tokens", data=token_form)
+    assert 'id="new-token"' in made.text
+    twice = owner.post(url + "/tokens", data=token_form)
+    assert 'id="new-token"' not in twice.text
+    assert notice(twice.text).startswith("This form was sent before. The token was created")
+    with db.read() as session:
+        tokens = credentials.list_tokens(session, project.owner.id)
+    assert [t.name for t in tokens] == ["notebook"]
+    # A tampered value is not used: the server makes a key of its own.
+    forged = owner.post(url + "/api-keys", data={**key_form, "public_key": "pk-tm-mine"})
+    made_key = re.search(r'<code id="new-public-key">([^<]+)</code>', forged.text)
+    assert made_key and made_key.group(1) != "pk-tm-mine"

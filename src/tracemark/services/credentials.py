@@ -25,13 +25,14 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, event, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracemark.db.base import utcnow
 from tracemark.db.engine import Database
 from tracemark.db.models import ApiKey, Membership, PersonalToken, Project, Role, User
 from tracemark.services import accounts
-from tracemark.services.errors import Invalid, NotFound, Unauthorized
+from tracemark.services.errors import Conflict, Invalid, NotFound, Unauthorized
 from tracemark.services.hashing import random_token, slow_hash, verify_slow_hash
 from tracemark.services.permissions import API_KEY_ROLE
 
@@ -174,11 +175,16 @@ def create_api_key(
     public_key: str | None = None,
     secret: str | None = None,
 ) -> NewApiKey:
-    """A new key pair for `project`. The secret is returned here and never again."""
-    public = public_key or PUBLIC_PREFIX + random_token(18)
+    """A new key pair for `project`. The secret is returned here and never again.
+
+    A `public_key` that is taken already raises Conflict (a form sent twice creates one key).
+    """
+    public = public_key or new_public_key()
     secret_value = secret or SECRET_PREFIX + random_token(32)
     if not public.startswith(PUBLIC_PREFIX) or not secret_value.startswith(SECRET_PREFIX):
         raise Invalid(f"keys must start with {PUBLIC_PREFIX} and {SECRET_PREFIX}")
+    if session.scalar(select(ApiKey.id).where(ApiKey.public_key == public)) is not None:
+        raise Conflict(f"the API key {public} exists already")
     key = ApiKey(
         project_id=project.id,
         public_key=public,
@@ -186,8 +192,7 @@ def create_api_key(
         display_secret=secret_value[:8] + "…" + secret_value[-4:],
         note=note,
     )
-    session.add(key)
-    session.flush()
+    _insert_once(session, key, f"the API key {public} exists already")
     return NewApiKey(key, secret_value)
 
 
@@ -208,11 +213,47 @@ def revoke_api_key(session: Session, project_id: str, key_id: str) -> ApiKey:
     return key
 
 
-def create_token(session: Session, user: User, project: Project, name: str = "token") -> NewToken:
-    """A personal access token acting as `user` in `project`. Shown once."""
+def new_public_key() -> str:
+    """A fresh public key (a form carries one, so that sending it twice creates one key)."""
+    return PUBLIC_PREFIX + random_token(18)
+
+
+def is_generated_public_key(value: str) -> bool:
+    """Whether `value` has the shape of `new_public_key()`'s keys."""
+    rest = value[len(PUBLIC_PREFIX) :]
+    return value.startswith(PUBLIC_PREFIX) and len(rest) == 24 and _urlsafe(rest)
+
+
+def new_token_lookup() -> str:
+    """A fresh public part for a personal token (its form carries one, as for keys)."""
+    return random_token(12).replace("-", "x").replace("_", "y")[:16]
+
+
+def is_generated_token_lookup(value: str) -> bool:
+    return len(value) == 16 and value.isascii() and value.isalnum()
+
+
+def _urlsafe(text: str) -> bool:
+    return text.isascii() and all(c.isalnum() or c in "-_" for c in text)
+
+
+def create_token(
+    session: Session,
+    user: User,
+    project: Project,
+    name: str = "token",
+    *,
+    lookup: str | None = None,
+) -> NewToken:
+    """A personal access token acting as `user` in `project`. Shown once.
+
+    A `lookup` (the token's public part) that is taken already raises Conflict.
+    """
     if accounts.role_in_project(session, user, project.id) is None:
         raise Invalid(f"{user.email} is not a member of project {project.name}")
-    lookup = random_token(12).replace("-", "x").replace("_", "y")[:16]
+    lookup = lookup or new_token_lookup()
+    if session.scalar(select(PersonalToken.id).where(PersonalToken.lookup == lookup)):
+        raise Conflict("this token exists already")
     secret = random_token(32)
     token = PersonalToken(
         lookup=lookup,
@@ -221,9 +262,17 @@ def create_token(session: Session, user: User, project: Project, name: str = "to
         project_id=project.id,
         name=name.strip()[:100] or "token",
     )
-    session.add(token)
-    session.flush()
+    _insert_once(session, token, "this token exists already")
     return NewToken(token, f"{TOKEN_PREFIX}{lookup}.{secret}")
+
+
+def _insert_once(session: Session, row: ApiKey | PersonalToken, taken: str) -> None:
+    """Insert `row`; Conflict if a concurrent transaction took its public part meanwhile."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        raise Conflict(taken) from None
 
 
 def list_tokens(session: Session, user_id: str) -> list[PersonalToken]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from tracemark.db.models import ApiKey, PersonalToken, Role
 from tracemark.services import accounts, credentials, members
-from tracemark.services.errors import DomainError
+from tracemark.services.errors import Conflict, DomainError
 from tracemark.services.permissions import Permission, allows, require
 from tracemark.web import forms
 from tracemark.web.common import (
@@ -85,6 +85,9 @@ def _page(request: Request, access: ProjectAccess, shown: Shown | None = None) -
             "can_manage_keys": allows(access.role, Permission.MANAGE_API_KEYS),
             "host": str(request.base_url).rstrip("/"),
             "nav_active": "settings",
+            # What the create forms will make: sent twice (a reload), they make it once.
+            "new_public_key": credentials.new_public_key(),
+            "new_token_lookup": credentials.new_token_lookup(),
         },
         status_code=shown.status,
         user=access.user,
@@ -225,13 +228,28 @@ def _keys_access(request: Request, user: CurrentUser, project_id: str) -> Projec
 async def create_api_key(request: Request, user: CurrentUser, project_id: str) -> Response:
     """Create a project API key; its secret is shown in this answer only."""
     access = _keys_access(request, user, project_id)
-    note = forms.text(await request.form(), "note")[:200] or None
+    form = await request.form()
+    note = forms.text(form, "note")[:200] or None
+    # The key the page offered: a second send of the same form finds it taken.
+    public_key = forms.text(form, "public_key")
+    if not credentials.is_generated_public_key(public_key):
+        public_key = credentials.new_public_key()
 
     def run(session: Session) -> Shown:
         project = accounts.get_project(session, access.project_id)
-        return Shown(api_key=credentials.create_api_key(session, project, note=note))
+        try:
+            created = credentials.create_api_key(session, project, note=note, public_key=public_key)
+        except Conflict:
+            return Shown(notice=_SENT_TWICE.format(what=f"The key {public_key}"))
+        return Shown(api_key=created)
 
     return _act(request, access, "api-keys", run)
+
+
+_SENT_TWICE = (
+    "This form was sent before. {what} was created then; its secret was shown once and "
+    "cannot be shown again. To make another, use the form below."
+)
 
 
 @router.post(SETTINGS + "/api-keys/{key_id}/revoke")
@@ -251,13 +269,21 @@ async def create_token(request: Request, user: CurrentUser, project_id: str) -> 
     """Create a personal access token for me in this project; shown in this answer only."""
     access = project_access(request, user, project_id)
     require(access.role, Permission.READ)
-    name = forms.text(await request.form(), "name") or "token"
+    form = await request.form()
+    name = forms.text(form, "name") or "token"
+    lookup = forms.text(form, "lookup")
+    if not credentials.is_generated_token_lookup(lookup):
+        lookup = credentials.new_token_lookup()
 
     def run(session: Session) -> Shown:
         project = accounts.get_project(session, access.project_id)
         me = accounts.get_user(session, access.user.id)
         assert me is not None
-        return Shown(token=credentials.create_token(session, me, project, name).value)
+        try:
+            created = credentials.create_token(session, me, project, name, lookup=lookup)
+        except Conflict:
+            return Shown(notice=_SENT_TWICE.format(what="The token"))
+        return Shown(token=created.value)
 
     return _act(request, access, "tokens", run)
 
