@@ -201,3 +201,55 @@ def test_previous_while_holding_an_item_keeps_the_lease(
     viewer = login(app_client, "vic@example.com", "member-password")
     vic_token = meta_csrf(viewer.get(urls(world)["list"]).text)
     assert post_json(viewer, urls(world)["process"] + "/previous", vic_token, {}).status_code == 403
+
+
+def test_blind_item_hides_other_scores_on_the_trace_page_until_completed(
+    app_client: TestClient, project: ProjectFixture, db: Database
+) -> None:
+    """The trace page keeps the blind queue's promise as well: an annotator who works the
+    queue sees only their own scores on its items until they complete them; the project's
+    owner (who manages queues) sees everything; an open queue hides nothing."""
+    world = world_of(app_client, project, db, blind=True)
+    bob = login(app_client, "bob@example.com", "member-password")
+    bob_page = bob.get(urls(world)["process"]).text
+    assert item_id_of(bob_page)
+    bob_note = "Bob thinks this is wrong"
+    complete(
+        bob, world, bob_page, {"scores": [{"configId": world.configs["notes"], "value": bob_note}]}
+    )
+    trace_url = f"/project/{world.project_id}/traces/tr-1"
+
+    ann = login(app_client, "ann@example.com", "member-password")
+    hidden = ann.get(trace_url, params={"tab": "scores"}).text
+    assert bob_note not in hidden
+    assert "1 score by others hidden: this is an item of a blind queue you work in" in text_of(
+        hidden
+    )
+    # Bob completed it: he sees his own score, with nothing hidden.
+    own = bob.get(trace_url, params={"tab": "scores"}).text
+    assert bob_note in own and "hidden" not in text_of(own)
+    owner = login(app_client, project.owner.email, "owner-password")
+    assert bob_note in owner.get(trace_url, params={"tab": "scores"}).text
+    # The traces list's score chips: Bob's score counts for the owner, not for Ann yet.
+    listing = f"/project/{world.project_id}/traces"
+    assert 'title="notes: 1 score' in owner.get(listing).text
+    assert 'title="notes: 1 score' not in ann.get(listing).text
+    # The Scores page lists Bob's score with its value hidden from Ann.
+    scores_page = f"/project/{world.project_id}/scores"
+    ann_scores = ann.get(scores_page).text
+    assert bob_note not in ann_scores and ">hidden</span>" in ann_scores
+    assert bob_note in owner.get(scores_page).text
+    # With blind mode off the queue hides nothing.
+    with db.write() as session:
+        queues.update_queue(session, world.project_id, world.queue_id, {"blind": False})
+    assert bob_note in ann.get(trace_url, params={"tab": "scores"}).text
+    with db.write() as session:
+        queues.update_queue(session, world.project_id, world.queue_id, {"blind": True})
+
+    # Ann completes the item: now she sees Bob's score on the trace page.
+    page = ann.get(urls(world)["process"]).text
+    complete(ann, world, page, {"scores": [{"configId": world.configs["quality"], "value": 3}]})
+    shown = ann.get(trace_url, params={"tab": "scores"}).text
+    assert bob_note in shown and "hidden" not in text_of(shown)
+    assert 'title="notes: 1 score' in ann.get(listing).text
+    assert bob_note in ann.get(scores_page).text

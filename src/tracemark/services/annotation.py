@@ -26,6 +26,7 @@ from tracemark.db.models import (
     User,
 )
 from tracemark.services import comments, score_configs, scores
+from tracemark.services.blind import Blind
 from tracemark.services.errors import Invalid, NotFound
 from tracemark.services.queue_work import ScoreValue
 
@@ -246,12 +247,15 @@ def score_counts_by_trace(
 
 
 def visible_scores(
-    details: Sequence[ScoreDetail], user_id: str, *, blind: bool
+    details: Sequence[ScoreDetail], user_id: str, *, blind: bool, hidden: Blind | None = None
 ) -> list[ScoreDetail]:
-    """Blind review: a person sees only their own scores (no one else's, no evaluator's)."""
-    if not blind:
-        return list(details)
-    return [d for d in details if d.score.author_user_id == user_id]
+    """Blind review: a person sees only their own scores (no one else's, no evaluator's);
+    with `hidden`, only on the objects it names (items of blind queues they work)."""
+    if blind:
+        return [d for d in details if d.score.author_user_id == user_id]
+    if hidden:
+        return [d for d in details if not hidden.hides(d.score)]
+    return list(details)
 
 
 def comment_details(

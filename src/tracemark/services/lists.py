@@ -7,7 +7,7 @@ counting every match of a broad filter over millions of traces would cost more t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -286,9 +286,17 @@ class ScoreSummary:
 
 
 def score_summaries(
-    session: Session, project_id: str, target: str, ids: Sequence[str]
+    session: Session,
+    project_id: str,
+    target: str,
+    ids: Sequence[str],
+    *,
+    own_only: Collection[str] = (),
+    viewer_id: str = "",
 ) -> dict[str, list[ScoreSummary]]:
-    """Per shown row, one summary per score name: the average, or the label. One query.
+    """Per shown row, one summary per score name: the average, or the label. One query (two
+    with `own_only`: the rows whose summaries count only `viewer_id`'s scores, for blind
+    review).
 
     `target` is trace (every score of the trace, its observations' too), observation or
     session.
@@ -301,6 +309,25 @@ def score_summaries(
         "observation": Score.observation_id,
         "session": Score.session_id,
     }[target]
+    mine = [i for i in ids if i in own_only]
+    everyone = [i for i in ids if i not in own_only]
+    for chunk, author in ((everyone, None), (mine, viewer_id)):
+        if chunk:
+            _summarize(session, project_id, column, chunk, author, out)
+    return out
+
+
+def _summarize(
+    session: Session,
+    project_id: str,
+    column: Any,
+    ids: list[str],
+    author: str | None,
+    out: dict[str, list[ScoreSummary]],
+) -> None:
+    conditions = [Score.project_id == project_id, column.in_(ids)]
+    if author is not None:
+        conditions.append(Score.author_user_id == author)
     rows = session.execute(
         select(
             column,
@@ -312,7 +339,7 @@ def score_summaries(
             func.max(Score.string_value),
             func.count(func.distinct(Score.string_value)),
         )
-        .where(Score.project_id == project_id, column.in_(list(ids)))
+        .where(*conditions)
         .group_by(column, Score.name, Score.data_type)
         .order_by(column, Score.name)
     ).all()
@@ -328,7 +355,6 @@ def score_summaries(
                 int(distinct or 0),
             )
         )
-    return out
 
 
 @dataclass

@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tracemark.db.models import Observation, Score, Trace, TraceSession
+from tracemark.db.models import Observation, Role, Score, Trace, TraceSession
 from tracemark.services import annotation, trace_tree, traces
 from tracemark.services.annotation import CommentDetail, ScoreDetail, Target
+from tracemark.services.blind import blind_for
 from tracemark.web import content
 from tracemark.web.score_fields import ScoreField, fields_for
 
@@ -53,6 +54,7 @@ class TraceDetail:
     comments: list[CommentDetail]
     names: dict[str, str]  # observation id -> name, for the Scores tab
     missing_observation: str | None = None  # ?observation= named one not in this trace
+    hidden_scores: int = 0  # others' scores on blind-queue items the viewer has not completed
 
 
 def _pairs(value: Any) -> list[tuple[str, Any]]:
@@ -100,22 +102,32 @@ def load_trace(
     *,
     viewer_id: str,
     blind: bool = False,
+    viewer_role: Role | None = None,
 ) -> TraceDetail:
+    """`blind`: the process page's blind item (only the viewer's scores). `viewer_role`: the
+    other pages, which hide others' scores on the items of blind queues the viewer works."""
     trace = traces.get_trace(session, project_id, trace_id)
     observations = traces.observations_of(session, project_id, trace_id)
     selected = next((o for o in observations if o.id == observation_id), None)
     details = annotation.score_details(session, project_id, trace_id=trace_id)
     obs_ids = [o.id for o in observations]
+    hidden = None
+    if viewer_role is not None and details:
+        hidden = blind_for(
+            session, project_id, viewer_id, viewer_role, traces=[trace_id], observations=obs_ids
+        )
+    shown = annotation.visible_scores(details, viewer_id, blind=blind, hidden=hidden)
     return TraceDetail(
         trace=trace,
         tree=trace_tree.build(trace, observations),
         node=node_view(trace, selected),
-        scores=annotation.visible_scores(details, viewer_id, blind=blind),
+        scores=shown,
         comments=annotation.comment_details(
             session, project_id, {"TRACE": [trace_id], "OBSERVATION": obs_ids}
         ),
         names={o.id: o.name or o.type.lower() for o in observations},
         missing_observation=observation_id if observation_id and selected is None else None,
+        hidden_scores=len(details) - len(shown) if hidden else 0,
     )
 
 
@@ -134,6 +146,7 @@ class SessionDetail:
     total: int  # traces in the session (more than the turns shown when it is long)
     scores: list[ScoreDetail]
     comments: list[CommentDetail]
+    hidden_scores: int = 0  # others' scores hidden: the session is a blind item for the viewer
 
     @property
     def total_cost(self) -> float | None:
@@ -150,11 +163,22 @@ class SessionDetail:
 
 
 def load_session(
-    session: Session, project_id: str, session_id: str, *, viewer_id: str, blind: bool = False
+    session: Session,
+    project_id: str,
+    session_id: str,
+    *,
+    viewer_id: str,
+    blind: bool = False,
+    viewer_role: Role | None = None,
 ) -> SessionDetail:
+    """`blind` and `viewer_role` as for `load_trace`."""
     row, rows, total = traces.session_traces(session, project_id, session_id, limit=SESSION_TRACES)
     counts = annotation.score_counts_by_trace(session, project_id, [t.id for t in rows])
     details = annotation.score_details(session, project_id, session_id=session_id)
+    hidden = None
+    if viewer_role is not None and details:
+        hidden = blind_for(session, project_id, viewer_id, viewer_role, sessions=[session_id])
+    shown = annotation.visible_scores(details, viewer_id, blind=blind, hidden=hidden)
     return SessionDetail(
         row=row,
         turns=[
@@ -162,8 +186,9 @@ def load_session(
             for t in rows
         ],
         total=total,
-        scores=annotation.visible_scores(details, viewer_id, blind=blind),
+        scores=shown,
         comments=annotation.comment_details(session, project_id, {"SESSION": [session_id]}),
+        hidden_scores=len(details) - len(shown) if hidden else 0,
     )
 
 

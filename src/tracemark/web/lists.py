@@ -5,6 +5,7 @@ Rows link to the detail pages (`/project/{id}/traces/{traceId}`, `/…/sessions/
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from tracemark.db.models import AnnotationQueue, Observation, ScoreConfig, TraceSession
 from tracemark.services import lists, queues, score_configs, traces
+from tracemark.services.blind import blind_for
 from tracemark.services.errors import DomainError, Invalid, NotFound
 from tracemark.services.permissions import Permission, allows, require
 from tracemark.web import list_filters
@@ -115,7 +117,14 @@ def load_list(
         page=page,
         matching=matching,
         exact=exact,
-        scores=lists.score_summaries(session, project_id, target, ids),
+        scores=lists.score_summaries(
+            session,
+            project_id,
+            target,
+            ids,
+            own_only=_blind_rows(session, access, view.kind, page.rows),
+            viewer_id=access.user.id,
+        ),
         queues=lists.queue_choices(session, project_id),
         configs=configs,
         can_add=can_add,
@@ -123,6 +132,29 @@ def load_list(
             lists.session_totals(session, project_id, ids) if view.kind == "sessions" else {}
         ),
     )
+
+
+def _blind_rows(
+    session: Session, access: ProjectAccess, kind: str, rows: Sequence[Any]
+) -> set[str]:
+    """The shown rows whose score chips count only the viewer's own scores: items of blind
+    queues they work and have not completed (an observation's trace being one counts too)."""
+    ids = [row.id for row in rows]
+    if kind == "traces":
+        found = blind_for(session, access.project_id, access.user.id, access.role, traces=ids)
+        return set(found.traces)
+    if kind == "sessions":
+        found = blind_for(session, access.project_id, access.user.id, access.role, sessions=ids)
+        return set(found.sessions)
+    found = blind_for(
+        session,
+        access.project_id,
+        access.user.id,
+        access.role,
+        traces=[row.trace_id for row in rows],
+        observations=ids,
+    )
+    return {row.id for row in rows if row.id in found.observations or row.trace_id in found.traces}
 
 
 def _list_response(request: Request, user: CurrentUser, project_id: str, kind: str) -> Response:

@@ -43,7 +43,11 @@ def _page(
 ) -> Response:
     with db_of(request).read() as session:
         detail = detail_views.load_session(
-            session, access.project_id, session_id, viewer_id=access.user.id
+            session,
+            access.project_id,
+            session_id,
+            viewer_id=access.user.id,
+            viewer_role=access.role,
         )
         form = None
         if allows(access.role, Permission.ANNOTATE):

@@ -72,7 +72,12 @@ def _page(
 ) -> Response:
     with db_of(request).read() as session:
         detail = detail_views.load_trace(
-            session, access.project_id, trace_id, observation, viewer_id=access.user.id
+            session,
+            access.project_id,
+            trace_id,
+            observation,
+            viewer_id=access.user.id,
+            viewer_role=access.role,
         )
         form = _form(session, access, detail.node)
     link = trace_url(access.project_id, trace_id)
