@@ -13,7 +13,7 @@ from tests.queue_world import QueueWorld, make_world, meta_csrf
 from tests.web.test_queue_pages import ingest, item_id_of, login, post_json, urls
 from tests.web.test_trace_pages import text_of, tree_rows
 from tracemark.db.engine import Database
-from tracemark.services import queues, scores
+from tracemark.services import accounts, credentials, queues, scores
 
 
 def world_of(
@@ -239,6 +239,21 @@ def test_blind_item_hides_other_scores_on_the_trace_page_until_completed(
     ann_scores = ann.get(scores_page).text
     assert bob_note not in ann_scores and ">hidden</span>" in ann_scores
     assert bob_note in owner.get(scores_page).text
+    # So does the export: Bob's row is there, its value emptied for Ann.
+    ann_csv = ann.get(scores_page + "/export.csv").text
+    assert bob_note not in ann_csv and "notes" in ann_csv
+    assert bob_note in owner.get(scores_page + "/export.csv").text
+    with db.write() as session:
+        token = credentials.create_token(
+            session,
+            accounts.get_user(session, world.annotators[0].user.id),  # type: ignore[arg-type]
+            accounts.get_project(session, world.project_id),
+        ).value
+    api_csv = app_client.get(
+        "/api/public/scores/export", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert api_csv.status_code == 200 and bob_note not in api_csv.text
+    assert bob_note in app_client.get("/api/public/scores/export", auth=project.auth).text
     # With blind mode off the queue hides nothing.
     with db.write() as session:
         queues.update_queue(session, world.project_id, world.queue_id, {"blind": False})
@@ -253,3 +268,4 @@ def test_blind_item_hides_other_scores_on_the_trace_page_until_completed(
     assert bob_note in shown and "hidden" not in text_of(shown)
     assert 'title="notes: 1 score' in ann.get(listing).text
     assert bob_note in ann.get(scores_page).text
+    assert bob_note in ann.get(scores_page + "/export.jsonl").text

@@ -41,9 +41,15 @@ class Blind:
     traces: frozenset[str] = frozenset()
     observations: frozenset[str] = frozenset()
     sessions: frozenset[str] = frozenset()
+    # The blind queues the viewer works: none, and nothing anywhere is hidden from them.
+    queues: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.traces or self.observations or self.sessions)
+
+    @property
+    def may_hide(self) -> bool:
+        return bool(self.queues)
 
     def hides(self, score: Score) -> bool:
         """Whether `score` is someone else's (or an evaluator's) on a blind object.
@@ -70,7 +76,7 @@ def blind_for(
     sessions: Iterable[str] = (),
 ) -> Blind:
     """Which of the given objects are items of a blind queue the person works and has not
-    completed. Two indexed queries at most; one when the project has no blind queue."""
+    completed. One query for the queues, then one per kind of object given (per 500 ids)."""
     if not allows(role, Permission.PROCESS_QUEUES) or allows(role, Permission.MANAGE_QUEUES):
         return Blind(user_id)
     queue_ids = _blind_queues(session, project_id, user_id)
@@ -80,7 +86,7 @@ def blind_for(
         QueueObjectType.SESSION.value: list(dict.fromkeys(sessions)),
     }
     if not queue_ids or not any(wanted.values()):
-        return Blind(user_id)
+        return Blind(user_id, queues=tuple(queue_ids))
     completed = (
         select(QueueWork.id)
         .where(
@@ -108,6 +114,7 @@ def blind_for(
         frozenset(found[QueueObjectType.TRACE.value]),
         frozenset(found[QueueObjectType.OBSERVATION.value]),
         frozenset(found[QueueObjectType.SESSION.value]),
+        tuple(queue_ids),
     )
 
 

@@ -14,8 +14,12 @@ from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from tracemark.db.engine import Database
+from tracemark.db.models import Role
 from tracemark.services import score_queries
+from tracemark.services.blind import blind_for
 from tracemark.services.errors import Invalid
 
 MEDIA_TYPES = {
@@ -49,10 +53,58 @@ def _record(row: Sequence[Any]) -> dict[str, Any]:
     return record
 
 
+_VALUE = COLUMNS.index("value")
+_STRING_VALUE = COLUMNS.index("stringValue")
+_COMMENT = COLUMNS.index("comment")
+_AUTHOR = COLUMNS.index("authorUserId")
+_TRACE = COLUMNS.index("traceId")
+_OBSERVATION = COLUMNS.index("observationId")
+_SESSION = COLUMNS.index("sessionId")
+
+
+def _blinded(
+    session: Session, project_id: str, viewer: tuple[str, Role], rows: Sequence[Sequence[Any]]
+) -> Sequence[Sequence[Any]]:
+    """The rows with value, string value and comment emptied where blind review hides them
+    from `viewer` (services/blind.py); the rows themselves stay."""
+    user_id, role = viewer
+    blind = blind_for(
+        session,
+        project_id,
+        user_id,
+        role,
+        traces=[r[_TRACE] for r in rows if r[_TRACE]],
+        observations=[r[_OBSERVATION] for r in rows if r[_OBSERVATION]],
+        sessions=[r[_SESSION] for r in rows if r[_SESSION]],
+    )
+    if not blind:
+        return rows
+    out: list[Sequence[Any]] = []
+    for row in rows:
+        if row[_AUTHOR] != user_id and (
+            row[_TRACE] in blind.traces
+            or row[_OBSERVATION] in blind.observations
+            or row[_SESSION] in blind.sessions
+        ):
+            masked = list(row)
+            masked[_VALUE] = masked[_STRING_VALUE] = masked[_COMMENT] = None
+            row = masked
+        out.append(row)
+    return out
+
+
 def stream(
-    db: Database, project_id: str, flt: score_queries.ScoreFilter, fmt: str
+    db: Database,
+    project_id: str,
+    flt: score_queries.ScoreFilter,
+    fmt: str,
+    *,
+    viewer: tuple[str, Role] | None = None,
 ) -> Iterator[bytes]:
-    """The matching scores, oldest first, in `fmt`; one chunk per partition of rows."""
+    """The matching scores, oldest first, in `fmt`; one chunk per partition of rows.
+
+    `viewer` (a person's id and role) empties the values blind review hides from them.
+    """
     buffer = io.StringIO()
 
     def flush() -> bytes:
@@ -65,8 +117,11 @@ def stream(
         db.read() as session,
         closing(
             score_queries.export_rows(session, project_id, flt, csv=fmt == "csv")
-        ) as partitions,
+        ) as raw_partitions,
     ):
+        partitions: Iterator[Sequence[Sequence[Any]]] = iter(raw_partitions)
+        if viewer is not None and blind_for(session, project_id, viewer[0], viewer[1]).may_hide:
+            partitions = (_blinded(session, project_id, viewer, rows) for rows in partitions)
         if fmt == "csv":
             # The database formats every cell (score_queries.export_query); csv.writer prints
             # None as "" and floats by repr, so rows go in as they come, with no Python per row.

@@ -213,7 +213,9 @@ def scores_export(request: Request, user: CurrentUser, project_id: str, fmt: str
     flt = ScoresQuery.of(request).score_filter()
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return StreamingResponse(
-        score_export.stream(db_of(request), access.project_id, flt, fmt),
+        score_export.stream(
+            db_of(request), access.project_id, flt, fmt, viewer=(access.user.id, access.role)
+        ),
         media_type=score_export.MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="scores-{stamp}.{fmt}"'},
     )
