@@ -12,7 +12,7 @@ it off; hiding scores from them would only hide the results they are there to re
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
@@ -33,6 +33,10 @@ from tracemark.services.permissions import Permission, allows
 _CHUNK = 500
 
 
+# What blind review needs of a score: (author user id, trace id, observation id, session id).
+ScoreRef = tuple[str | None, str | None, str | None, str | None]
+
+
 @dataclass(frozen=True)
 class Blind:
     """The shown objects whose others' scores the viewer may not see yet."""
@@ -41,28 +45,38 @@ class Blind:
     traces: frozenset[str] = frozenset()
     observations: frozenset[str] = frozenset()
     sessions: frozenset[str] = frozenset()
-    # The blind queues the viewer works: none, and nothing anywhere is hidden from them.
-    queues: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.traces or self.observations or self.sessions)
 
-    @property
-    def may_hide(self) -> bool:
-        return bool(self.queues)
-
     def hides(self, score: Score) -> bool:
-        """Whether `score` is someone else's (or an evaluator's) on a blind object.
+        return self.hides_ref(_ref(score))
+
+    def hides_ref(self, ref: ScoreRef) -> bool:
+        """Whether the score is someone else's (or an evaluator's) on a blind object.
 
         A blind trace hides the scores of its observations as well, as the process page does.
         """
-        if score.author_user_id == self.viewer_id:
+        author, trace_id, observation_id, session_id = ref
+        if author == self.viewer_id:
             return False
         return (
-            (score.trace_id is not None and score.trace_id in self.traces)
-            or (score.observation_id is not None and score.observation_id in self.observations)
-            or (score.session_id is not None and score.session_id in self.sessions)
+            (trace_id is not None and trace_id in self.traces)
+            or (observation_id is not None and observation_id in self.observations)
+            or (session_id is not None and session_id in self.sessions)
         )
+
+
+def _ref(score: Score) -> ScoreRef:
+    return (score.author_user_id, score.trace_id, score.observation_id, score.session_id)
+
+
+def blind_queues(session: Session, project_id: str, user_id: str, role: Role) -> list[str]:
+    """The project's live blind queues this person works and is blinded in (none for people
+    who do not annotate, or who manage queues)."""
+    if not allows(role, Permission.PROCESS_QUEUES) or allows(role, Permission.MANAGE_QUEUES):
+        return []
+    return _blind_queues(session, project_id, user_id)
 
 
 def blind_for(
@@ -74,19 +88,19 @@ def blind_for(
     traces: Iterable[str] = (),
     observations: Iterable[str] = (),
     sessions: Iterable[str] = (),
+    queues: Sequence[str] | None = None,
 ) -> Blind:
     """Which of the given objects are items of a blind queue the person works and has not
-    completed. One query for the queues, then one per kind of object given (per 500 ids)."""
-    if not allows(role, Permission.PROCESS_QUEUES) or allows(role, Permission.MANAGE_QUEUES):
-        return Blind(user_id)
-    queue_ids = _blind_queues(session, project_id, user_id)
+    completed. One query for the queues (none when `queues`, from `blind_queues`, is given),
+    then one per kind of object given (per 500 ids)."""
+    queue_ids = blind_queues(session, project_id, user_id, role) if queues is None else queues
     wanted = {
         QueueObjectType.TRACE.value: list(dict.fromkeys(traces)),
         QueueObjectType.OBSERVATION.value: list(dict.fromkeys(observations)),
         QueueObjectType.SESSION.value: list(dict.fromkeys(sessions)),
     }
     if not queue_ids or not any(wanted.values()):
-        return Blind(user_id, queues=tuple(queue_ids))
+        return Blind(user_id)
     completed = (
         select(QueueWork.id)
         .where(
@@ -114,8 +128,38 @@ def blind_for(
         frozenset(found[QueueObjectType.TRACE.value]),
         frozenset(found[QueueObjectType.OBSERVATION.value]),
         frozenset(found[QueueObjectType.SESSION.value]),
-        tuple(queue_ids),
     )
+
+
+def blind_for_scores(
+    session: Session,
+    project_id: str,
+    user_id: str,
+    role: Role,
+    refs: Iterable[ScoreRef],
+    *,
+    queues: Sequence[str] | None = None,
+) -> Blind:
+    """`blind_for` the objects these scores are on."""
+    refs = list(refs)
+    return blind_for(
+        session,
+        project_id,
+        user_id,
+        role,
+        traces=[r[1] for r in refs if r[1]],
+        observations=[r[2] for r in refs if r[2]],
+        sessions=[r[3] for r in refs if r[3]],
+        queues=queues,
+    )
+
+
+def hidden_scores(
+    session: Session, project_id: str, user_id: str, role: Role, scores: Sequence[Score]
+) -> set[str]:
+    """The ids of the scores whose values blind review hides from this person."""
+    blind = blind_for_scores(session, project_id, user_id, role, map(_ref, scores))
+    return {s.id for s in scores if blind.hides(s)}
 
 
 def _blind_queues(session: Session, project_id: str, user_id: str) -> list[str]:

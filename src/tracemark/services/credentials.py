@@ -183,8 +183,6 @@ def create_api_key(
     secret_value = secret or SECRET_PREFIX + random_token(32)
     if not public.startswith(PUBLIC_PREFIX) or not secret_value.startswith(SECRET_PREFIX):
         raise Invalid(f"keys must start with {PUBLIC_PREFIX} and {SECRET_PREFIX}")
-    if session.scalar(select(ApiKey.id).where(ApiKey.public_key == public)) is not None:
-        raise Conflict(f"the API key {public} exists already")
     key = ApiKey(
         project_id=project.id,
         public_key=public,
@@ -252,8 +250,6 @@ def create_token(
     if accounts.role_in_project(session, user, project.id) is None:
         raise Invalid(f"{user.email} is not a member of project {project.name}")
     lookup = lookup or new_token_lookup()
-    if session.scalar(select(PersonalToken.id).where(PersonalToken.lookup == lookup)):
-        raise Conflict("this token exists already")
     secret = random_token(32)
     token = PersonalToken(
         lookup=lookup,
@@ -267,7 +263,8 @@ def create_token(
 
 
 def _insert_once(session: Session, row: ApiKey | PersonalToken, taken: str) -> None:
-    """Insert `row`; Conflict if a concurrent transaction took its public part meanwhile."""
+    """Insert `row` in a savepoint; Conflict (the transaction goes on) if its public part is
+    taken, by an earlier send of the same form or a concurrent one."""
     try:
         with session.begin_nested():
             session.add(row)

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from tracemark.db.engine import Database
 from tracemark.db.models import Role
 from tracemark.services import score_queries
-from tracemark.services.blind import blind_for
+from tracemark.services.blind import blind_for_scores, blind_queues
 from tracemark.services.errors import Invalid
 
 MEDIA_TYPES = {
@@ -56,36 +57,27 @@ def _record(row: Sequence[Any]) -> dict[str, Any]:
 _VALUE = COLUMNS.index("value")
 _STRING_VALUE = COLUMNS.index("stringValue")
 _COMMENT = COLUMNS.index("comment")
-_AUTHOR = COLUMNS.index("authorUserId")
-_TRACE = COLUMNS.index("traceId")
-_OBSERVATION = COLUMNS.index("observationId")
-_SESSION = COLUMNS.index("sessionId")
+_REF = itemgetter(
+    *(COLUMNS.index(c) for c in ("authorUserId", "traceId", "observationId", "sessionId"))
+)
 
 
 def _blinded(
-    session: Session, project_id: str, viewer: tuple[str, Role], rows: Sequence[Sequence[Any]]
+    session: Session,
+    project_id: str,
+    viewer: tuple[str, Role],
+    queues: Sequence[str],
+    rows: Sequence[Sequence[Any]],
 ) -> Sequence[Sequence[Any]]:
     """The rows with value, string value and comment emptied where blind review hides them
     from `viewer` (services/blind.py); the rows themselves stay."""
-    user_id, role = viewer
-    blind = blind_for(
-        session,
-        project_id,
-        user_id,
-        role,
-        traces=[r[_TRACE] for r in rows if r[_TRACE]],
-        observations=[r[_OBSERVATION] for r in rows if r[_OBSERVATION]],
-        sessions=[r[_SESSION] for r in rows if r[_SESSION]],
-    )
+    refs = [_REF(row) for row in rows]
+    blind = blind_for_scores(session, project_id, *viewer, refs, queues=queues)
     if not blind:
         return rows
     out: list[Sequence[Any]] = []
-    for row in rows:
-        if row[_AUTHOR] != user_id and (
-            row[_TRACE] in blind.traces
-            or row[_OBSERVATION] in blind.observations
-            or row[_SESSION] in blind.sessions
-        ):
+    for row, ref in zip(rows, refs, strict=True):
+        if blind.hides_ref(ref):
             masked = list(row)
             masked[_VALUE] = masked[_STRING_VALUE] = masked[_COMMENT] = None
             row = masked
@@ -120,8 +112,11 @@ def stream(
         ) as raw_partitions,
     ):
         partitions: Iterator[Sequence[Sequence[Any]]] = iter(raw_partitions)
-        if viewer is not None and blind_for(session, project_id, viewer[0], viewer[1]).may_hide:
-            partitions = (_blinded(session, project_id, viewer, rows) for rows in partitions)
+        queues = blind_queues(session, project_id, *viewer) if viewer is not None else []
+        if viewer is not None and queues:
+            partitions = (
+                _blinded(session, project_id, viewer, queues, rows) for rows in partitions
+            )
         if fmt == "csv":
             # The database formats every cell (score_queries.export_query); csv.writer prints
             # None as "" and floats by repr, so rows go in as they come, with no Python per row.

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from tracemark.db.models import Score, ScoreDataType, ScoreSource
 from tracemark.services import accounts, queues, score_configs, score_export, score_queries
-from tracemark.services.blind import blind_for
+from tracemark.services.blind import hidden_scores
 from tracemark.services.errors import DomainError, Invalid
 from tracemark.services.permissions import Permission, require
 from tracemark.web import forms
@@ -162,16 +162,7 @@ def scores_page(
             )
         except DomainError as exc:
             error = exc
-        blind = blind_for(
-            session,
-            access.project_id,
-            access.user.id,
-            access.role,
-            traces=[s.trace_id for s in rows if s.trace_id],
-            observations=[s.observation_id for s in rows if s.observation_id],
-            sessions=[s.session_id for s in rows if s.session_id],
-        )
-        hidden = {s.id for s in rows if blind.hides(s)}
+        hidden = hidden_scores(session, access.project_id, access.user.id, access.role, rows)
         names = {m.user.id: m.user.name for m in choices.authors}
         for user_id in {s.author_user_id for s in rows if s.author_user_id} - names.keys():
             author = accounts.get_user(session, user_id)  # an admin, or a former member
